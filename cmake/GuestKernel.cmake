@@ -59,7 +59,7 @@ function(vscsim_add_kernel_module name)
     COMMAND ${CMAKE_COMMAND} -E make_directory ${work} ${VSCSIM_MODULE_OUTPUT_DIR}
     ${copies}
     # No BTF: the headers package ships no vmlinux to base it on.
-    COMMAND make -s -C ${VSCSIM_KERNEL_BUILD_DIR} M=${work} W=1 CONFIG_DEBUG_INFO_BTF_MODULES= modules
+    COMMAND env MAKEFLAGS= make -s -C ${VSCSIM_KERNEL_BUILD_DIR} M=${work} W=1 CONFIG_DEBUG_INFO_BTF_MODULES= modules
     COMMAND ${CMAKE_COMMAND} -E copy ${work}/${name}.ko ${ko}
     DEPENDS ${deps} ${CMAKE_SOURCE_DIR}/images/guest-kernel.env
     COMMENT "Building kernel module ${name}.ko for ${VSCSIM_KERNEL_RELEASE}"
@@ -68,4 +68,7 @@ function(vscsim_add_kernel_module name)
   # Ordering only: the stamp is a file of another directory's custom command.
   add_dependencies(kmod_${name} guest_kernel)
   set_target_properties(kmod_${name} PROPERTIES KO_FILE ${ko})
+  # Every project module goes into the guest initramfs (images/CMakeLists.txt).
+  set_property(GLOBAL APPEND PROPERTY VSCSIM_GUEST_MODULES ${ko})
+  set_property(GLOBAL APPEND PROPERTY VSCSIM_GUEST_MODULE_TARGETS kmod_${name})
 endfunction()

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Packs the guest initramfs: busybox-static, images/init as /init, Debian
+# modules the guest needs (with their dependencies, in load order), the
+# project's modules and static guest binaries. Output is a gzip'd newc cpio,
+# reproducible for the same inputs (sorted, fixed mtimes).
+#
+# usage: make-initramfs.sh --kernel-root DIR --release REL --init FILE --out FILE
+#                          [--kmod NAME]... [--module FILE.ko]... [--bin FILE]...
+set -euo pipefail
+
+die() { echo "make-initramfs: error: $*" >&2; exit 1; }
+root="" release="" init="" out=""
+kmods=() modules=() bins=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --kernel-root) root=$2; shift 2 ;;
+    --release) release=$2; shift 2 ;;
+    --init) init=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --kmod) kmods+=("$2"); shift 2 ;;
+    --module) modules+=("$2"); shift 2 ;;
+    --bin) bins+=("$2"); shift 2 ;;
+    *) die "unknown argument '$1'" ;;
+  esac
+done
+[ -n "$root" ] && [ -n "$release" ] && [ -n "$init" ] && [ -n "$out" ] ||
+  die "--kernel-root, --release, --init and --out are required"
+moddir="$root/lib/modules/$release"
+[ -d "$moddir" ] || die "no kernel modules at $moddir (run images/fetch-kernel.sh)"
+busybox=/bin/busybox   # from busybox-static: the guest has no libc to link against
+[ -x "$busybox" ] || die "$busybox not found: install busybox-static (ci/install-deps.sh)"
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc/vscsim,lib/vscsim/kmods}
+cp "$busybox" "$stage/bin/busybox"
+install -m 0755 "$init" "$stage/init"
+
+# Resolve Debian modules and their dependencies into load order (deps first).
+declare -A placed=()
+order=()
+find_ko() {
+  local name=$1 hit
+  hit=$(find "$moddir/kernel" \( -name "$name.ko" -o -name "${name//_/-}.ko" \) -print -quit)
+  [ -n "$hit" ] || die "module '$name' not found under $moddir"
+  echo "$hit"
+}
+place() {
+  local name=$1 ko dep
+  [ -n "${placed[$name]:-}" ] && return 0
+  placed[$name]=1
+  ko=$(find_ko "$name")
+  for dep in $(modinfo -F depends "$ko" | tr ',' ' '); do
+    place "$dep"
+  done
+  cp "$ko" "$stage/lib/vscsim/kmods/$name.ko"
+  order+=("$name")
+}
+for m in "${kmods[@]}"; do place "$m"; done
+printf '%s\n' "${order[@]}" > "$stage/etc/vscsim/base-modules"
+
+for ko in "${modules[@]}"; do
+  [ -f "$ko" ] || die "module file '$ko' does not exist"
+  cp "$ko" "$stage/lib/vscsim/"
+done
+for b in "${bins[@]}"; do
+  [ -f "$b" ] || die "binary '$b' does not exist"
+  install -m 0755 "$b" "$stage/sbin/"
+done
+
+mkdir -p "$(dirname "$out")"
+(cd "$stage" && find . -print0 | LC_ALL=C sort -z |
+  xargs -0 touch -h -d @0 &&
+  find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet --reproducible) |
+  gzip -n -1 > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "make-initramfs: $out ($(du -h "$out" | cut -f1); ${#order[@]} kernel modules, ${#modules[@]} project modules, ${#bins[@]} binaries)"
