@@ -1,0 +1,74 @@
+#include "vscsim/launcher/qemu_command.h"
+
+#include <stdexcept>
+
+namespace vscsim::launcher {
+
+std::string_view to_string(Accel accel) {
+  switch (accel) {
+    case Accel::Auto: return "auto";
+    case Accel::Tcg: return "tcg";
+    case Accel::Kvm: return "kvm";
+  }
+  return "?";
+}
+
+std::optional<Accel> parse_accel(std::string_view text) {
+  if (text == "auto") return Accel::Auto;
+  if (text == "tcg") return Accel::Tcg;
+  if (text == "kvm") return Accel::Kvm;
+  return std::nullopt;
+}
+
+std::string kernel_command_line(const LaunchOptions& options) {
+  // panic=-1 with -no-reboot: a panicking guest ends QEMU at once instead of
+  // hanging until the deadline. nokaslr keeps gdb's symbol addresses right.
+  std::string line = "console=ttyS0 panic=-1";
+  if (options.gdb_port) line += " nokaslr";
+  for (const auto& arg : options.kernel_args) line += " " + arg;
+  return line;
+}
+
+std::vector<std::string> qemu_command(const LaunchOptions& o, const RunResources& run) {
+  if (o.accel == Accel::Auto) throw std::invalid_argument("accel must be resolved (tcg or kvm) before launch");
+  if (o.kernel.empty()) throw std::invalid_argument("no guest kernel given");
+  if (o.ram_bytes == 0 || o.ram_bytes % (1u << 20) != 0) throw std::invalid_argument("guest RAM must be a whole number of MiB");
+  if (run.ram_fd < 0) throw std::invalid_argument("no guest RAM file descriptor");
+  const std::string mib = std::to_string(o.ram_bytes >> 20);
+
+  std::vector<std::string> a = {o.qemu, "-name", o.name,
+                                "-nodefaults", "-no-user-config", "-display", "none",
+                                "-no-reboot", "-monitor", "none"};
+  // Guest RAM is a file QEMU maps shared, so the simulator sees guest physical
+  // memory as offsets in the same file. The file is a memfd the launcher owns
+  // (reached as /proc/self/fd/N): nothing is ever left in /dev/shm.
+  a.insert(a.end(), {"-machine", "q35,memory-backend=vscsim-ram", "-m", mib + "M",
+                     "-object", "memory-backend-file,id=vscsim-ram,size=" + mib +
+                                    "M,mem-path=/proc/self/fd/" + std::to_string(run.ram_fd) + ",share=on",
+                     "-smp", std::to_string(o.cpus)});
+  if (o.accel == Accel::Kvm) {
+    a.insert(a.end(), {"-accel", "kvm", "-cpu", "host"});
+  } else {
+    a.insert(a.end(), {"-accel", "tcg"});
+  }
+  const std::string con = o.console_on_stdio
+                              ? "stdio,id=vscsim-console,signal=off,logfile=" + run.console_log.string()
+                              : "file,id=vscsim-console,path=" + run.console_log.string();
+  a.insert(a.end(), {"-chardev", con, "-serial", "chardev:vscsim-console"});
+  // The guest agent's port: a virtio-serial port backed by a unix socket that
+  // QEMU listens on; the harness connects when it wants to talk.
+  a.insert(a.end(), {"-device", "virtio-serial-pci,id=vscsim-vser",
+                     "-chardev", "socket,id=vscsim-agent,path=" + run.agent_socket.string() + ",server=on,wait=off",
+                     "-device", std::string("virtserialport,bus=vscsim-vser.0,chardev=vscsim-agent,name=") + kAgentPortName});
+  if (o.gdb_port) {
+    a.insert(a.end(), {"-gdb", "tcp:127.0.0.1:" + std::to_string(*o.gdb_port)});
+    if (o.gdb_wait) a.push_back("-S");
+  }
+  a.insert(a.end(), {"-kernel", o.kernel.string()});
+  if (!o.initrd.empty()) a.insert(a.end(), {"-initrd", o.initrd.string()});
+  a.insert(a.end(), {"-append", kernel_command_line(o)});
+  a.insert(a.end(), o.extra_args.begin(), o.extra_args.end());
+  return a;
+}
+
+}  // namespace vscsim::launcher
