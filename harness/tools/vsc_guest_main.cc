@@ -1,0 +1,145 @@
+// vsc-guest: boots the project's guest under QEMU, loads the requested
+// project modules, checks the console, and prints a boot report. It is the
+// smallest complete use of the launcher, and the manual way in.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "vscsim/boot/boot.h"
+#include "vscsim/build_config.h"
+#include "vscsim/launcher/kvm_probe.h"
+#include "vscsim/launcher/stop_signal.h"
+
+namespace {
+
+using namespace vscsim;
+using namespace std::chrono_literals;
+
+int exit_code_for_stop() { return 128 + launcher::stop_signal_number(); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Boot the vscsim guest under QEMU, load project modules and report.\n"
+               "Exit status: 0 ready and clean, 1 the guest failed or the kernel reported a problem,\n"
+               "2 bad usage or QEMU could not start, 128+N stopped by signal N."};
+  std::string kernel = build_config::kStockKernel;
+  std::string initrd = build_config::kStockInitramfs;
+  std::vector<std::string> modules;
+  std::vector<std::string> params;
+  std::string accel_text = "auto";
+  unsigned ram_mib = 512;
+  unsigned cpus = 1;
+  std::optional<std::uint16_t> gdb_port;
+  bool gdb_wait = false;
+  double timeout_s = 120;
+  std::string then = "stop";
+  std::string console_log;
+  std::string json_path;
+  std::string name = "vscsim-guest";
+  bool keep_run_dir = false;
+
+  app.add_option("--kernel", kernel, "Guest kernel image (default: the pinned Debian cloud kernel)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--initrd", initrd, "Guest initramfs (default: the one this build packs)")->check(CLI::ExistingFile);
+  app.add_option("--load", modules, "Project module to load in the guest (repeatable, in order), e.g. vsc_smoke")
+      ->delimiter(',');
+  app.add_option("--param", params, "Module parameter <module>.<param>=<value> (repeatable)");
+  app.add_option("--accel", accel_text, "auto (KVM if a probe boot works, else TCG), tcg or kvm")
+      ->check(CLI::IsMember({"auto", "tcg", "kvm"}));
+  app.add_option("--ram", ram_mib, "Guest RAM in MiB")->check(CLI::Range(64u, 16384u));
+  app.add_option("--cpus", cpus, "Guest CPUs")->check(CLI::Range(1u, 8u));
+  app.add_option("--gdb", gdb_port, "Start QEMU's gdbstub on 127.0.0.1:PORT (adds nokaslr)");
+  app.add_flag("--gdb-wait", gdb_wait, "With --gdb: start with the CPU halted until gdb continues");
+  app.add_option("--timeout", timeout_s, "Seconds the guest may take to become ready")->check(CLI::Range(1.0, 3600.0));
+  app.add_option("--then", then,
+                 "After ready: stop (end the guest, default), wait (keep it running until Ctrl-C), "
+                 "shell (a shell on this terminal; exit it or press Ctrl-A X to end)")
+      ->check(CLI::IsMember({"stop", "wait", "shell"}));
+  app.add_option("--console-log", console_log, "Keep the serial console in this file");
+  app.add_option("--json", json_path, "Write the boot report as JSON to this file");
+  app.add_option("--name", name, "QEMU guest name (shows in ps)");
+  app.add_flag("--keep-run-dir", keep_run_dir, "Keep the run folder (console, QEMU stderr) after the guest ends");
+  CLI11_PARSE(app, argc, argv);
+
+  launcher::install_stop_handlers();
+
+  boot::BootRequest req;
+  req.launch.kernel = kernel;
+  req.launch.initrd = initrd;
+  req.launch.ram_bytes = std::uint64_t{ram_mib} << 20;
+  req.launch.cpus = cpus;
+  req.launch.gdb_port = gdb_port;
+  req.launch.gdb_wait = gdb_wait;
+  req.launch.console_log = console_log;
+  req.launch.console_on_stdio = then == "shell";
+  req.launch.name = name;
+  req.modules = modules;
+  req.module_params = params;
+  req.ready_timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+  req.after_ready = then == "shell" ? boot::AfterReady::Shell : boot::AfterReady::Wait;
+  // The guest's hard deadline: the ready timeout plus room to stop; "wait" and
+  // "shell" run until the user ends them.
+  req.launch.deadline = then == "stop" ? req.ready_timeout + 30s : std::chrono::hours(24 * 365);
+
+  try {
+    launcher::LaunchOptions probe = req.launch;
+    probe.kernel_args = {"vscsim.then=poweroff"};
+    probe.console_log.clear();
+    probe.console_on_stdio = false;
+    probe.gdb_port.reset();
+    if (accel_text == "auto") std::cerr << "vsc-guest: choosing the accelerator (a KVM probe boot runs once per machine, up to 10 s)\n";
+    const auto choice = launcher::choose_accel(*launcher::parse_accel(accel_text), probe, build_config::kCacheDir);
+    if (launcher::stop_requested()) return exit_code_for_stop();
+    req.launch.accel = choice.accel;
+    std::cerr << "vsc-guest: accelerator " << launcher::to_string(choice.accel) << " (" << choice.reason << ")\n";
+    if (gdb_port) std::cerr << "vsc-guest: gdbstub on 127.0.0.1:" << *gdb_port << "\n";
+
+    auto outcome = boot::boot_until_ready(req);
+    auto& guest = *outcome.guest;
+    if (keep_run_dir) guest.keep_run_dir();
+    auto& report = outcome.report;
+    if (launcher::stop_requested()) {
+      guest.stop();
+      return exit_code_for_stop();
+    }
+    if (report.ok() && then != "stop") {
+      std::cerr << "vsc-guest: ready; " << (then == "shell" ? "guest shell on this terminal" : "press Ctrl-C to stop")
+                << " (console: " << guest.console_log().string() << ", agent port: "
+                << guest.agent_socket().string() << ")\n";
+      while (guest.running() && !launcher::stop_requested()) std::this_thread::sleep_for(50ms);
+    }
+    if (!report.ok()) guest.keep_run_dir();  // keep the console and QEMU's stderr for a post-mortem
+    const bool kept = keep_run_dir || !report.ok();
+    const std::string run_dir = guest.run_dir().string();
+    const auto exit = guest.stop();
+    if (then != "stop") boot::check_console(guest, report);  // problems after ready count too
+    if (console_log.empty() && !kept) report.clear_console_log();  // it went with the run folder
+    if (kept) std::cerr << "vsc-guest: run folder kept: " << run_dir << "\n";
+    if (then != "shell") std::cerr << "vsc-guest: QEMU " << exit.describe() << "\n";
+
+    std::string text;
+    google::protobuf::TextFormat::PrintToString(report, &text);
+    std::cout << text;
+    if (!report.ok()) std::cerr << "vsc-guest: FAILED: " << report.error() << "\n";
+    if (!json_path.empty()) {
+      std::string json;
+      google::protobuf::util::JsonPrintOptions opts;
+      opts.add_whitespace = true;
+      opts.preserve_proto_field_names = true;
+      (void)google::protobuf::util::MessageToJsonString(report, &json, opts);
+      std::ofstream(json_path) << json << "\n";
+    }
+    if (launcher::stop_requested()) return exit_code_for_stop();
+    return report.ok() ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "vsc-guest: error: " << e.what() << "\n";
+    return 2;
+  }
+}
