@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The test command: install what is missing, then build and test
+#   build/       RelWithDebInfo: unit tests, then the tests that boot a real guest (vm)
+#   build-asan/  ASan + UBSan: unit tests
+#   build-tsan/  TSan: unit tests (the simulator's threads meet there)
+# and print one closing line "tests: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ci/install-deps.sh || exit 1
+jobs=$(nproc)
+passed=0 failed=0 broken=0
+
+# run_ctest <build dir> <label>: runs the tests and adds their counts.
+run_ctest() {
+  local dir=$1 label=$2 out
+  echo "=== ctest -L $label in $dir"
+  out=$(ctest --test-dir "$dir" -L "$label" --output-on-failure -j"$jobs" --no-tests=error 2>&1)
+  local rc=$?
+  echo "$out"
+  local line total bad
+  line=$(echo "$out" | grep -E '[0-9]+ tests? failed out of [0-9]+' | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "test: ctest -L $label in $dir printed no summary (rc=$rc)"
+    broken=$((broken + 1))
+    return
+  fi
+  bad=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
+  total=$(echo "$line" | sed -E 's/.* failed out of ([0-9]+).*/\1/')
+  passed=$((passed + total - bad))
+  failed=$((failed + bad))
+}
+
+# build <dir> [cmake args...]: configure and build; a failed build counts as broken.
+build() {
+  local dir=$1; shift
+  echo "=== building $dir $*"
+  if ! { cmake -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j"$jobs"; } >"$dir.log" 2>&1; then
+    tail -n 60 "$dir.log"
+    echo "test: the build in $dir failed (full log: $dir.log)"
+    broken=$((broken + 1))
+    return 1
+  fi
+}
+
+mkdir -p build
+if build build; then
+  run_ctest build unit
+  run_ctest build vm
+fi
+if build build-asan -DVSCSIM_SANITIZE=address,undefined; then
+  run_ctest build-asan unit
+fi
+if build build-tsan -DVSCSIM_SANITIZE=thread; then
+  run_ctest build-tsan unit
+fi
+
+[ "$broken" -eq 0 ] || echo "test: $broken build or test stage(s) broke before counting"
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$broken" -eq 0 ]
