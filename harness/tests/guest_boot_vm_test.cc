@@ -7,7 +7,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <csignal>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <functional>
 #include <filesystem>
 #include <fstream>
@@ -218,4 +221,34 @@ BOOST_AUTO_TEST_CASE(sigkill_of_the_launcher_takes_qemu_down_and_the_next_run_cl
   launcher::RunDir next;       // ...so the next run does
   BOOST_TEST(!stale_exists());
   fs::remove(log);
+}
+
+BOOST_AUTO_TEST_CASE(gdbstub_answers_on_loopback_with_the_cpu_halted) {
+  auto o = guest_options(unique_name("gdb"));
+  o.gdb_port = static_cast<std::uint16_t>(20000 + ::getpid() % 20000);
+  o.gdb_wait = true;
+  auto guest = launcher::QemuGuest::launch(o);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(*o.gdb_port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool connected = wait_until([&] { return ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0; }, 10s);
+  BOOST_TEST_REQUIRE(connected);
+  // gdb remote protocol: "?" asks why the target stopped; a halted CPU answers "S05"/"T05...".
+  const std::string query = "$?#3f";
+  BOOST_TEST_REQUIRE(::write(fd, query.data(), query.size()) == static_cast<ssize_t>(query.size()));
+  std::string reply;
+  wait_until([&] {
+    char buf[256];
+    const auto n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) reply.append(buf, static_cast<size_t>(n));
+    return reply.find('#') != std::string::npos;
+  }, 10s);
+  ::close(fd);
+  BOOST_TEST((reply.find("$S05") != std::string::npos || reply.find("$T05") != std::string::npos), reply);
+  // Halted before the first instruction: nothing reached the console.
+  BOOST_TEST(guest->console().find("Linux version") == std::string::npos);
+  guest->stop();
+  BOOST_TEST(qemu_pids_named(o.name).empty());
 }
