@@ -252,3 +252,16 @@ BOOST_AUTO_TEST_CASE(gdbstub_answers_on_loopback_with_the_cpu_halted) {
   guest->stop();
   BOOST_TEST(qemu_pids_named(o.name).empty());
 }
+
+BOOST_AUTO_TEST_CASE(qemu_refusing_its_arguments_is_reported_with_qemus_own_words) {
+  boot::BootRequest req;
+  req.launch = guest_options(unique_name("badarg"));
+  req.launch.extra_args = {"-device", "no-such-device-model"};
+  auto out = boot::boot_until_ready(req);
+  BOOST_TEST(!out.report.ok());
+  BOOST_TEST(out.report.error().find("QEMU exited with code 1") != std::string::npos, out.report.error());
+  BOOST_TEST(out.report.error().find("no-such-device-model") != std::string::npos, out.report.error());
+  const fs::path run_dir = out.guest->run_dir();
+  out.guest->stop();
+  BOOST_TEST(!fs::exists(run_dir));
+}

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   std::string json_path;
   std::string name = "vscsim-guest";
   bool keep_run_dir = false;
+  std::vector<std::string> qemu_args;
 
   app.add_option("--kernel", kernel, "Guest kernel image (default: the pinned Debian cloud kernel)")
       ->check(CLI::ExistingFile);
@@ -66,6 +67,9 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "Write the boot report as JSON to this file");
   app.add_option("--name", name, "QEMU guest name (shows in ps)");
   app.add_flag("--keep-run-dir", keep_run_dir, "Keep the run folder (console, QEMU stderr) after the guest ends");
+  app.add_option("--qemu-arg", qemu_args,
+                 "Extra QEMU argument (repeatable, in order), e.g. --qemu-arg=-device --qemu-arg=ivshmem-doorbell,...")
+      ->allow_extra_args(false);
   CLI11_PARSE(app, argc, argv);
 
   launcher::install_stop_handlers();
@@ -80,6 +84,7 @@ int main(int argc, char** argv) {
   req.launch.console_log = console_log;
   req.launch.console_on_stdio = then == "shell";
   req.launch.name = name;
+  req.launch.extra_args = qemu_args;
   req.modules = modules;
   req.module_params = params;
   req.ready_timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));

@@ -78,9 +78,8 @@ BootOutcome boot_until_ready(const BootRequest& request) {
   auto describe_wait = [&](launcher::WaitResult r, const char* what) {
     std::string why = fmt::format("{} {} (after {:.1f} s)", what, launcher::to_string(r.status),
                                   seconds_since(guest.started_at()));
-    if (r.status == launcher::WaitStatus::GuestExited) {
-      const auto info = guest.stop();
-      why += "; QEMU " + info.describe();
+    if (r.status == launcher::WaitStatus::GuestExited && guest.exit_info()) {
+      why += "; QEMU " + guest.exit_info()->describe();
       if (auto err = guest.qemu_stderr(); !err.empty()) why += "; QEMU said: " + err.substr(0, err.find('\n'));
     }
     return why;

@@ -69,6 +69,7 @@ void QemuGuest::start() {
     throw LaunchError("guest initramfs not found: " + options_.initrd.string());
   }
   run_dir_ = std::make_unique<RunDir>();
+  run_dir_path_ = run_dir_->path();
   console_log_ = options_.console_log.empty() ? run_dir_->path() / "console.log" : options_.console_log;
   agent_socket_ = run_dir_->path() / "agent.sock";
   // Truncate now: the console waits read it from the start.

@@ -69,8 +69,8 @@ class QemuGuest {
   int ram_fd() const { return ram_fd_; }
   const std::filesystem::path& console_log() const { return console_log_; }
   const std::filesystem::path& agent_socket() const { return agent_socket_; }
-  // The run folder (sockets, logs); valid until stop().
-  const std::filesystem::path& run_dir() const { return run_dir_->path(); }
+  // The run folder (sockets, logs). It is removed by stop() unless kept.
+  const std::filesystem::path& run_dir() const { return run_dir_path_; }
   std::chrono::steady_clock::time_point started_at() const { return started_at_; }
   const std::vector<std::string>& command() const { return command_; }
 
@@ -83,6 +83,8 @@ class QemuGuest {
   std::string qemu_stderr() const;
 
   bool running();
+  // How QEMU ended, once it has (running() returned false or stop() ran).
+  const std::optional<ExitInfo>& exit_info() const { return exit_; }
   // Ends the guest: SIGTERM, then SIGKILL after `grace`; reaps QEMU, closes
   // the RAM file and removes the run folder (unless keep_run_dir()). Idempotent.
   ExitInfo stop(std::chrono::milliseconds grace = std::chrono::seconds(3));
@@ -100,6 +102,7 @@ class QemuGuest {
 
   LaunchOptions options_;
   std::unique_ptr<RunDir> run_dir_;
+  std::filesystem::path run_dir_path_;
   std::filesystem::path console_log_;
   std::filesystem::path agent_socket_;
   std::vector<std::string> command_;
