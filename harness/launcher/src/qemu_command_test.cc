@@ -71,7 +71,8 @@ BOOST_AUTO_TEST_CASE(agent_port_is_a_virtio_serial_port_on_the_run_socket) {
 
 BOOST_AUTO_TEST_CASE(gdbstub_listens_on_loopback_only_and_disables_kaslr) {
   auto o = basic();
-  BOOST_TEST(std::count(qemu_command(o, run()).begin(), qemu_command(o, run()).end(), "-gdb") == 0);
+  const auto without = qemu_command(o, run());
+  BOOST_TEST(std::count(without.begin(), without.end(), "-gdb") == 0);
   o.gdb_port = 1234;
   o.gdb_wait = true;
   const auto argv = qemu_command(o, run());
