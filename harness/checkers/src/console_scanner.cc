@@ -1,35 +1,54 @@
 #include "vscsim/checkers/console_scanner.h"
 
-#include <array>
-#include <regex>
-
 namespace vscsim::checkers {
 namespace {
 
+// A kernel report: the message starts with `prefix` and, if `contains` is set,
+// also contains it. Plain string matching: the reports are fixed texts, and
+// std::regex is slow and trips GCC 12's -Wmaybe-uninitialized under ASan.
 struct Pattern {
   const char* kind;
-  std::regex re;  // matched against the message, after the timestamp
+  std::string_view prefix;
+  std::string_view contains = {};
 };
 
 // Order matters: the first match names the kind (lockdep's reports start with
-// "WARNING:", soft lockups with "watchdog: BUG:").
-const std::array<Pattern, 13>& patterns() {
-  static const std::array<Pattern, 13> table = {{
-      {"lockdep", std::regex(R"(^WARNING: (possible (circular|recursive) locking|inconsistent lock state|suspicious RCU usage|bad unlock balance|lock held when returning))")},
-      {"lockdep", std::regex(R"(^(INFO: possible irq lock inversion|BUG: (sleeping function called from invalid context|scheduling while atomic)))")},
-      {"soft lockup", std::regex(R"(^watchdog: BUG: soft lockup)")},
-      {"hard lockup", std::regex(R"(^(watchdog: )?Watchdog detected hard LOCKUP)")},
-      {"hung task", std::regex(R"(^INFO: task .* blocked for more than)")},
-      {"RCU stall", std::regex(R"(^rcu: INFO: \w+ (self-)?detected stall)")},
-      {"KASAN", std::regex(R"(^(BUG: KASAN:|KASAN:))")},
-      {"KFENCE", std::regex(R"(^BUG: KFENCE:)")},
-      {"UBSAN", std::regex(R"(^UBSAN:)")},
-      {"BUG", std::regex(R"(^(BUG:|kernel BUG at))")},
-      {"WARNING", std::regex(R"(^WARNING:)")},
-      {"general protection fault", std::regex(R"(^general protection fault)")},
-      {"Oops", std::regex(R"(^(Oops|Kernel panic|Unable to handle kernel|BUG: unable to handle))")},
-  }};
-  return table;
+// "WARNING:", soft lockups with "watchdog: BUG:", KASAN with "BUG: KASAN:").
+constexpr Pattern kPatterns[] = {
+    {"lockdep", "WARNING: possible circular locking"},
+    {"lockdep", "WARNING: possible recursive locking"},
+    {"lockdep", "WARNING: inconsistent lock state"},
+    {"lockdep", "WARNING: suspicious RCU usage"},
+    {"lockdep", "WARNING: bad unlock balance"},
+    {"lockdep", "WARNING: lock held when returning"},
+    {"lockdep", "INFO: possible irq lock inversion"},
+    {"lockdep", "BUG: sleeping function called from invalid context"},
+    {"lockdep", "BUG: scheduling while atomic"},
+    {"soft lockup", "watchdog: BUG: soft lockup"},
+    {"hard lockup", "watchdog: Watchdog detected hard LOCKUP"},
+    {"hard lockup", "Watchdog detected hard LOCKUP"},
+    {"hung task", "INFO: task ", " blocked for more than"},
+    {"RCU stall", "rcu: INFO: ", "detected stall"},
+    {"KASAN", "BUG: KASAN:"},
+    {"KASAN", "KASAN:"},
+    {"KFENCE", "BUG: KFENCE:"},
+    {"UBSAN", "UBSAN:"},
+    {"BUG", "BUG:"},
+    {"BUG", "kernel BUG at"},
+    {"WARNING", "WARNING:"},
+    {"general protection fault", "general protection fault"},
+    {"Oops", "Oops"},
+    {"Oops", "Kernel panic"},
+    {"Oops", "Unable to handle kernel"},
+};
+
+const Pattern* match(std::string_view message) {
+  for (const auto& p : kPatterns) {
+    if (message.substr(0, p.prefix.size()) != p.prefix) continue;
+    if (!p.contains.empty() && message.find(p.contains) == std::string_view::npos) continue;
+    return &p;
+  }
+  return nullptr;
 }
 
 // "[    1.234567] message" -> "message"; anything else is not a kernel line.
@@ -57,13 +76,7 @@ std::vector<ConsoleFinding> scan_console(std::string_view text) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::string_view message;
     if (!kernel_message(line, message)) continue;
-    const std::string owned(message);
-    for (const auto& p : patterns()) {
-      if (std::regex_search(owned, p.re)) {
-        findings.push_back({p.kind, number, std::string(line)});
-        break;
-      }
-    }
+    if (const Pattern* p = match(message)) findings.push_back({p->kind, number, std::string(line)});
   }
   return findings;
 }

@@ -51,6 +51,8 @@ BOOST_AUTO_TEST_CASE(user_space_text_and_command_line_are_not_kernel_reports) {
   const auto f = scan_console(
       "BUG: this line was echoed by user space\n"
       "[    0.0] Kernel command line: console=ttyS0 note=WARNING:\n"
-      "[not a timestamp] WARNING: nope\n");
+      "[not a timestamp] WARNING: nope\n"
+      "[    3.0] INFO: task list printed for debugging\n"
+      "[    3.0] rcu: INFO: rcu_sched grace-period kthread starting\n");
   BOOST_TEST(f.empty());
 }
