@@ -1,0 +1,215 @@
+// Runs the built vsp-sim binary as a user would.
+#define BOOST_TEST_MODULE daemon
+#include <boost/test/unit_test.hpp>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Child {
+  pid_t pid = -1;
+  int output = -1;  // stdout and stderr, merged
+};
+
+Child spawn(const std::vector<std::string>& args) {
+  int pipe_fds[2];
+  BOOST_REQUIRE_EQUAL(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
+  std::vector<char*> argv;
+  std::string binary = VSP_SIM_BINARY;
+  argv.push_back(binary.data());
+  std::vector<std::string> copy = args;
+  for (auto& a : copy) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  Child child;
+  BOOST_REQUIRE_EQUAL(posix_spawn(&child.pid, binary.c_str(), &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[1]);
+  child.output = pipe_fds[0];
+  return child;
+}
+
+// Waits for exit (killing the child after `timeout`); returns the exit status
+// as from waitpid and appends the output to `text`.
+int finish(Child& child, std::string& text, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buffer[4096];
+  for (;;) {
+    pollfd p{child.output, POLLIN, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(child.pid, SIGKILL);
+      break;
+    }
+    if (::poll(&p, 1, static_cast<int>(left.count())) == 1) {
+      const ssize_t got = ::read(child.output, buffer, sizeof(buffer));
+      if (got <= 0) {
+        break;  // EOF: the child closed its output (exited)
+      }
+      text.append(buffer, static_cast<std::size_t>(got));
+    }
+  }
+  int status = 0;
+  ::waitpid(child.pid, &status, 0);
+  ::close(child.output);
+  child.pid = -1;
+  return status;
+}
+
+struct Run {
+  int status;
+  std::string output;
+  [[nodiscard]] bool exited_with(int code) const { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+  [[nodiscard]] bool failed() const { return WIFEXITED(status) && WEXITSTATUS(status) != 0; }
+};
+
+Run run(const std::vector<std::string>& args) {
+  Child child = spawn(args);
+  Run result{0, {}};
+  result.status = finish(child, result.output);
+  return result;
+}
+
+fs::path temp_path(const std::string& name) {
+  return fs::temp_directory_path() / ("vscsim-daemon-" + std::to_string(::getpid()) + "-" + name);
+}
+
+struct RamFile {
+  fs::path path = temp_path("ram");
+  RamFile() {
+    std::ofstream(path).close();
+    fs::resize_file(path, 1 << 20);
+  }
+  ~RamFile() { fs::remove(path); }
+};
+
+bool wait_for(const auto& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) {
+      return true;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return condition();
+}
+
+// Connects like QEMU and reads the first message: the protocol version.
+bool server_answers_with_version_zero(const fs::path& socket_path) {
+  const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket_path.c_str(), sizeof(address.sun_path) - 1);
+  bool ok = false;
+  if (::connect(s, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    pollfd p{s, POLLIN, 0};
+    unsigned char bytes[8] = {1};
+    ok = ::poll(&p, 1, 5000) == 1 && ::recv(s, bytes, sizeof(bytes), MSG_WAITALL) == 8 &&
+         std::all_of(bytes, bytes + 8, [](unsigned char b) { return b == 0; });
+  }
+  ::close(s);
+  return ok;
+}
+
+void check_clean_stop_on(int signal_number) {
+  RamFile ram;
+  const fs::path socket_path = temp_path("sock-" + std::to_string(signal_number));
+  fs::remove(socket_path);
+  Child child = spawn({"--socket", socket_path.string(), "--guest-ram", ram.path.string()});
+  BOOST_REQUIRE_MESSAGE(wait_for([&] { return fs::exists(socket_path); }, 10s), "socket never appeared");
+  BOOST_TEST(server_answers_with_version_zero(socket_path));
+  BOOST_REQUIRE_EQUAL(::kill(child.pid, signal_number), 0);
+  std::string output;
+  const int status = finish(child, output);
+  BOOST_TEST_INFO("output: " << output);
+  BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  BOOST_TEST(!fs::exists(socket_path));
+  BOOST_TEST(output.find("1048576 bytes") != std::string::npos);  // the RAM size is reported
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(help_lists_the_options_and_exits_zero) {
+  Run r = run({"--help"});
+  BOOST_TEST(r.exited_with(0));
+  for (const char* option : {"--socket", "--guest-ram", "--log-level", "--shm-size"}) {
+    BOOST_TEST(r.output.find(option) != std::string::npos, option);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(missing_guest_ram_file_is_named_in_the_error) {
+  const fs::path missing = temp_path("no-such-ram");
+  const fs::path socket_path = temp_path("sock-missing");
+  Run r = run({"--socket", socket_path.string(), "--guest-ram", missing.string()});
+  BOOST_TEST(r.failed());
+  BOOST_TEST(r.output.find(missing.string()) != std::string::npos, r.output);
+  BOOST_TEST(r.output.find("No such file") != std::string::npos, r.output);
+  BOOST_TEST(!fs::exists(socket_path));
+}
+
+BOOST_AUTO_TEST_CASE(guest_ram_that_is_a_directory_or_empty_is_refused) {
+  Run dir = run({"--socket", temp_path("s").string(), "--guest-ram", fs::temp_directory_path().string()});
+  BOOST_TEST(dir.failed());
+  BOOST_TEST(dir.output.find("not a regular file") != std::string::npos, dir.output);
+  const fs::path empty = temp_path("empty-ram");
+  std::ofstream(empty).close();
+  Run r = run({"--socket", temp_path("s").string(), "--guest-ram", empty.string()});
+  fs::remove(empty);
+  BOOST_TEST(r.failed());
+  BOOST_TEST(r.output.find("is empty") != std::string::npos, r.output);
+}
+
+BOOST_AUTO_TEST_CASE(required_options_and_bad_values_are_reported) {
+  RamFile ram;
+  Run no_socket = run({"--guest-ram", ram.path.string()});
+  BOOST_TEST(no_socket.failed());
+  BOOST_TEST(no_socket.output.find("--socket") != std::string::npos, no_socket.output);
+
+  Run level = run({"--socket", temp_path("s").string(), "--guest-ram", ram.path.string(), "--log-level", "loud"});
+  BOOST_TEST(level.failed());
+  BOOST_TEST(level.output.find("loud") != std::string::npos, level.output);
+
+  Run size = run({"--socket", temp_path("s").string(), "--guest-ram", ram.path.string(), "--shm-size", "100000"});
+  BOOST_TEST(size.failed());
+  BOOST_TEST(size.output.find("power of two") != std::string::npos, size.output);
+
+  Run mode = run({"--socket", temp_path("s").string(), "--guest-ram", ram.path.string(), "--socket-mode", "999"});
+  BOOST_TEST(mode.failed());
+  BOOST_TEST(mode.output.find("octal") != std::string::npos, mode.output);
+}
+
+BOOST_AUTO_TEST_CASE(a_socket_path_that_is_a_regular_file_is_refused_and_kept) {
+  RamFile ram;
+  Run r = run({"--socket", ram.path.string(), "--guest-ram", ram.path.string()});
+  BOOST_TEST(r.failed());
+  BOOST_TEST(r.output.find("not a socket") != std::string::npos, r.output);
+  BOOST_TEST(fs::is_regular_file(ram.path));
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_stops_cleanly_and_leaves_no_socket) { check_clean_stop_on(SIGTERM); }
+
+BOOST_AUTO_TEST_CASE(sigint_stops_cleanly_and_leaves_no_socket) { check_clean_stop_on(SIGINT); }
