@@ -104,7 +104,8 @@ BOOST_AUTO_TEST_CASE(guest_boots_loads_the_smoke_module_and_leaves_nothing_behin
   const auto shm_before = dev_shm();
   boot::BootRequest req;
   req.launch = guest_options(unique_name("boot"));
-  req.modules = {"vsc_smoke"};
+  // The VMBus transport module loads quietly even with no ivshmem device.
+  req.modules = {"vsc_smoke", "vscsim_vmbus"};
   auto out = boot::boot_until_ready(req);
   const fs::path run_dir = out.guest->run_dir();
   const pid_t qemu = out.guest->pid();
@@ -113,8 +114,9 @@ BOOST_AUTO_TEST_CASE(guest_boots_loads_the_smoke_module_and_leaves_nothing_behin
                      << out.report.guest_uptime_at_init_s() << " s");
   BOOST_TEST(out.report.ok(), out.report.error());
   BOOST_TEST(out.report.kernel_release() == build_config::kKernelRelease);
-  BOOST_TEST_REQUIRE(out.report.modules_loaded_size() == 1);
+  BOOST_TEST_REQUIRE(out.report.modules_loaded_size() == 2);
   BOOST_TEST(out.report.modules_loaded(0) == "vsc_smoke");
+  BOOST_TEST(out.report.modules_loaded(1) == "vscsim_vmbus");
   // The module's own line, printed by the module in the guest kernel.
   BOOST_TEST(out.guest->console().find(std::string("vsc_smoke: loaded on ") + build_config::kKernelRelease) !=
              std::string::npos);
