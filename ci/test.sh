@@ -3,6 +3,7 @@
 #   build/       RelWithDebInfo: unit tests, then the tests that boot a real guest (vm)
 #   build-asan/  ASan + UBSan: unit tests
 #   build-tsan/  TSan: unit tests (the simulator's threads meet there)
+#   build-fuzz/  clang + libFuzzer + ASan/UBSan: each fuzz target for a second
 # and print one closing line "tests: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,11 +31,11 @@ run_ctest() {
   failed=$((failed + bad))
 }
 
-# build <dir> [cmake args...]: configure and build; a failed build counts as broken.
+# build <dir> <target> [cmake args...]: configure and build; a failed build counts as broken.
 build() {
-  local dir=$1; shift
-  echo "=== building $dir $*"
-  if ! { cmake -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j"$jobs"; } >"$dir.log" 2>&1; then
+  local dir=$1 target=$2; shift 2
+  echo "=== building $target in $dir $*"
+  if ! { cmake -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j"$jobs" --target "$target"; } >"$dir.log" 2>&1; then
     tail -n 60 "$dir.log"
     echo "test: the build in $dir failed (full log: $dir.log)"
     broken=$((broken + 1))
@@ -43,15 +44,18 @@ build() {
 }
 
 mkdir -p build
-if build build; then
+if build build all; then
   run_ctest build unit
   run_ctest build vm
 fi
-if build build-asan -DVSCSIM_SANITIZE=address,undefined; then
+if build build-asan all -DVSCSIM_SANITIZE=address,undefined; then
   run_ctest build-asan unit
 fi
-if build build-tsan -DVSCSIM_SANITIZE=thread; then
+if build build-tsan all -DVSCSIM_SANITIZE=thread; then
   run_ctest build-tsan unit
+fi
+if CC=clang CXX=clang++ build build-fuzz vscsim_fuzzers -DVSCSIM_FUZZ=ON; then
+  run_ctest build-fuzz fuzz
 fi
 
 [ "$broken" -eq 0 ] || echo "test: $broken build or test stage(s) broke before counting"
