@@ -13,6 +13,7 @@ namespace vscsim::ring {
 
 using detail::Field;
 using detail::field;
+using detail::kFullBarrier;
 using detail::ring_distance;
 using detail::valid_index;
 
@@ -82,8 +83,10 @@ Corrupt RingReader::fail(std::string reason) {
 }
 
 Result<std::uint32_t, Corrupt> RingReader::load_write_index(const char* where) {
-  // [A] load-acquire: packet bytes up to this index are visible after it.
-  const std::uint32_t w = field(r_, Field::kWriteIndex).load(std::memory_order_acquire);
+  // [A] load-acquire: packet bytes up to this index are visible after it
+  // (seq_cst: also the second half of [C] in end_drain and [D] in
+  // commit_read; on x86 the same load).
+  const std::uint32_t w = field(r_, Field::kWriteIndex).load(kFullBarrier);
   if (!valid_index(w, r_.data_size)) {
     return Err(fail(fmt::format("{}: write index {:#x} invalid for a {:#x}-byte ring", where, w,
                                 r_.data_size)));
@@ -134,18 +137,16 @@ Result<bool, Corrupt> RingReader::commit_read() {
   if (priv_read_ == published_read_) return false;
   const std::uint32_t start = published_read_;
   // [B] store-release: our copies of the packets are done before the guest
-  // may reuse the space.
-  field(r_, Field::kReadIndex).store(priv_read_, std::memory_order_release);
+  // may reuse the space. [D] full barrier: ordered before the
+  // pending_send_sz load below.
+  field(r_, Field::kReadIndex).store(priv_read_, kFullBarrier);
   published_read_ = priv_read_;
 
   // The guest sets this bit in its guest-to-host ring if it will set
   // pending_send_sz when blocked and wait for our signal.
   const std::uint32_t features = field(r_, Field::kFeatureBits).load(std::memory_order_relaxed);
   if ((features & wire::kFeatPendingSendSz) == 0) return false;
-  // [D] full fence: the read_index store above is ordered before the
-  // pending_send_sz load below.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  const std::uint32_t pending = field(r_, Field::kPendingSendSz).load(std::memory_order_acquire);  // [D]
+  const std::uint32_t pending = field(r_, Field::kPendingSendSz).load(kFullBarrier);  // [D]
   if (pending == 0) return false;
   auto w = load_write_index("commit_read");  // [A], after pending_send_sz ([D])
   if (!w.ok()) return Err(std::move(w.error()));
@@ -170,9 +171,8 @@ void RingReader::begin_drain() {
 
 Result<bool, Corrupt> RingReader::end_drain() {
   if (broken_) return Err(Corrupt{reason_});
-  field(r_, Field::kInterruptMask).store(0, std::memory_order_relaxed);  // [C]
-  // [C] full fence: the mask store is ordered before the write_index load.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // [C] full barrier: the mask store is ordered before the write_index load.
+  field(r_, Field::kInterruptMask).store(0, kFullBarrier);
   auto w = load_write_index("end_drain");  // [A]
   if (!w.ok()) return Err(std::move(w.error()));
   return *w != priv_read_;
@@ -200,8 +200,9 @@ Corrupt RingWriter::fail(std::string reason) {
 }
 
 Result<std::uint32_t, Corrupt> RingWriter::free_bytes(const char* where) {
-  // [B] load-acquire: the guest finished reading below this index.
-  const std::uint32_t rd = field(r_, Field::kReadIndex).load(std::memory_order_acquire);
+  // [B] load-acquire: the guest finished reading below this index (seq_cst:
+  // it is also the second half of [D] in request_space; on x86 the same load).
+  const std::uint32_t rd = field(r_, Field::kReadIndex).load(kFullBarrier);
   if (!valid_index(rd, r_.data_size)) {
     return Err(fail(fmt::format("{}: read index {:#x} invalid for a {:#x}-byte ring", where, rd,
                                 r_.data_size)));
@@ -258,13 +259,12 @@ Result<bool, Corrupt> RingWriter::commit_write() {
   if (priv_write_ == published_write_) return false;
   const std::uint32_t old_write = published_write_;
   // [A] store-release: the packet bytes are visible before the index.
-  field(r_, Field::kWriteIndex).store(priv_write_, std::memory_order_release);
+  // [C] full barrier: the store is ordered before the mask load.
+  field(r_, Field::kWriteIndex).store(priv_write_, kFullBarrier);
   published_write_ = priv_write_;
-  // [C] full fence: the write_index store is ordered before the mask load.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  // [C] load-acquire: the mask is read before read_index.
-  if (field(r_, Field::kInterruptMask).load(std::memory_order_acquire) != 0) return false;
-  const std::uint32_t rd = field(r_, Field::kReadIndex).load(std::memory_order_acquire);  // [B]
+  // [C] the mask is read before read_index.
+  if (field(r_, Field::kInterruptMask).load(kFullBarrier) != 0) return false;
+  const std::uint32_t rd = field(r_, Field::kReadIndex).load(kFullBarrier);  // [B]
   if (!valid_index(rd, r_.data_size)) {
     return Err(fail(fmt::format("commit_write: read index {:#x} invalid for a {:#x}-byte ring", rd,
                                 r_.data_size)));
@@ -276,9 +276,8 @@ Result<bool, Corrupt> RingWriter::commit_write() {
 
 Result<bool, Corrupt> RingWriter::request_space(std::uint32_t bytes) {
   if (broken_) return Err(Corrupt{reason_});
-  field(r_, Field::kPendingSendSz).store(bytes, std::memory_order_relaxed);  // [D]
-  // [D] full fence: pending_send_sz is visible before read_index is re-checked.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // [D] full barrier: pending_send_sz is visible before read_index is re-checked.
+  field(r_, Field::kPendingSendSz).store(bytes, kFullBarrier);
   auto free = free_bytes("request_space");  // [B]
   if (!free.ok()) return Err(std::move(free.error()));
   return *free > bytes;

@@ -29,6 +29,15 @@ inline std::atomic_ref<std::uint32_t> field(const RingRegion& r, Field f) {
       *reinterpret_cast<std::uint32_t*>(r.header + static_cast<std::size_t>(f)));
 }
 
+// The [C] and [D] pairs need "store; full fence; load" on both sides. They are
+// written as a seq_cst store followed by seq_cst loads instead of a fence:
+// the same guarantee in the C++ model (every access of the pair is in the
+// single total order), the same code on x86-64 (the store becomes an xchg, a
+// full barrier, matching the guest's smp_mb()), and a form ThreadSanitizer
+// checks (it does not model atomic_thread_fence; GCC refuses to build one
+// under -fsanitize=thread).
+inline constexpr std::memory_order kFullBarrier = std::memory_order_seq_cst;
+
 // Bytes from `from` forward to `to` in a ring of `size` bytes (both < size).
 inline std::uint32_t ring_distance(std::uint32_t from, std::uint32_t to, std::uint32_t size) {
   return to >= from ? to - from : size - from + to;

@@ -10,6 +10,7 @@ namespace vscsim::ring {
 
 using detail::Field;
 using detail::field;
+using detail::kFullBarrier;
 using detail::ring_distance;
 
 TestGuest::TestGuest(RingRegion guest_to_host, RingRegion host_to_guest, Options options)
@@ -21,7 +22,7 @@ TestGuest::TestGuest(RingRegion guest_to_host, RingRegion host_to_guest, Options
 }
 
 std::uint32_t TestGuest::g2h_free_bytes() const {
-  const std::uint32_t rd = field(g2h_, Field::kReadIndex).load(std::memory_order_acquire);  // [B]
+  const std::uint32_t rd = field(g2h_, Field::kReadIndex).load(kFullBarrier);  // [B], [D]
   return g2h_.data_size - ring_distance(rd % g2h_.data_size, g2h_write_, g2h_.data_size);
 }
 
@@ -40,12 +41,11 @@ Result<bool, Full> TestGuest::produce(std::span<const std::span<const std::byte>
   const std::uint64_t trailer = std::uint64_t{old_write} << 32;
   detail::copy_to_ring(g2h_, pos, &trailer, sizeof trailer);
   g2h_write_ = detail::ring_advance(pos, sizeof trailer, g2h_.data_size);
-  // [A] store-release: packet bytes before the index.
-  field(g2h_, Field::kWriteIndex).store(g2h_write_, std::memory_order_release);
-  // [C] full fence, then the mask, then read_index.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (field(g2h_, Field::kInterruptMask).load(std::memory_order_acquire) != 0) return false;  // [C]
-  return field(g2h_, Field::kReadIndex).load(std::memory_order_acquire) == old_write;  // [B]
+  // [A] store-release: packet bytes before the index. [C] full barrier,
+  // then the mask, then read_index.
+  field(g2h_, Field::kWriteIndex).store(g2h_write_, kFullBarrier);
+  if (field(g2h_, Field::kInterruptMask).load(kFullBarrier) != 0) return false;  // [C]
+  return field(g2h_, Field::kReadIndex).load(kFullBarrier) == old_write;  // [B]
 }
 
 Result<bool, Full> TestGuest::send(wire::PacketType type, std::uint16_t flags,
@@ -93,13 +93,12 @@ Result<bool, Full> TestGuest::send_raw(std::span<const std::byte> packet) {
 }
 
 bool TestGuest::set_pending_send_size(std::uint32_t bytes) {
-  field(g2h_, Field::kPendingSendSz).store(bytes, std::memory_order_relaxed);  // [D]
-  std::atomic_thread_fence(std::memory_order_seq_cst);                          // [D]
+  field(g2h_, Field::kPendingSendSz).store(bytes, kFullBarrier);  // [D]
   return g2h_free_bytes() > bytes;                                               // [B]
 }
 
 std::optional<std::vector<std::byte>> TestGuest::receive() {
-  const std::uint32_t w = field(h2g_, Field::kWriteIndex).load(std::memory_order_acquire);  // [A]
+  const std::uint32_t w = field(h2g_, Field::kWriteIndex).load(kFullBarrier);  // [A]
   if (w >= h2g_.data_size) return std::nullopt;
   const std::uint32_t avail = ring_distance(h2g_read_, w, h2g_.data_size);
   if (avail < sizeof(wire::VmpacketDescriptor) + wire::kPacketTrailerBytes) return std::nullopt;
@@ -116,16 +115,14 @@ std::optional<std::vector<std::byte>> TestGuest::receive() {
 
 bool TestGuest::close_receive() {
   const std::uint32_t start = field(h2g_, Field::kReadIndex).load(std::memory_order_relaxed);
-  field(h2g_, Field::kReadIndex).store(h2g_read_, std::memory_order_release);  // [B]
+  field(h2g_, Field::kReadIndex).store(h2g_read_, kFullBarrier);  // [B], [D]
   if ((field(h2g_, Field::kFeatureBits).load(std::memory_order_relaxed) &
        wire::kFeatPendingSendSz) == 0) {
     return false;
   }
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // [D]
-  const std::uint32_t pending =
-      field(h2g_, Field::kPendingSendSz).load(std::memory_order_acquire);  // [D]
+  const std::uint32_t pending = field(h2g_, Field::kPendingSendSz).load(kFullBarrier);  // [D]
   if (pending == 0) return false;
-  const std::uint32_t w = field(h2g_, Field::kWriteIndex).load(std::memory_order_acquire);  // [A]
+  const std::uint32_t w = field(h2g_, Field::kWriteIndex).load(kFullBarrier);  // [A]
   const std::uint32_t size = h2g_.data_size;
   const std::uint32_t curr_free = size - ring_distance(h2g_read_, w % size, size);
   const std::uint32_t bytes_read = ring_distance(start % size, h2g_read_, size);
@@ -136,14 +133,12 @@ bool TestGuest::close_receive() {
 }
 
 void TestGuest::mask_interrupts() {
-  field(h2g_, Field::kInterruptMask).store(1, std::memory_order_relaxed);  // [C]
-  std::atomic_thread_fence(std::memory_order_seq_cst);                     // [C]
+  field(h2g_, Field::kInterruptMask).store(1, kFullBarrier);  // [C]
 }
 
 bool TestGuest::unmask_interrupts() {
-  field(h2g_, Field::kInterruptMask).store(0, std::memory_order_relaxed);  // [C]
-  std::atomic_thread_fence(std::memory_order_seq_cst);                     // [C]
-  const std::uint32_t w = field(h2g_, Field::kWriteIndex).load(std::memory_order_acquire);  // [A]
+  field(h2g_, Field::kInterruptMask).store(0, kFullBarrier);  // [C]
+  const std::uint32_t w = field(h2g_, Field::kWriteIndex).load(kFullBarrier);  // [A]
   return w != h2g_read_;
 }
 

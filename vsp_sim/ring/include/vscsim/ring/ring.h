@@ -43,7 +43,9 @@
 //      Dekker pair: either the consumer sees pending_send_sz and signals, or
 //      the producer sees the freed space and does not sleep.
 //
-// Every atomic access and fence in ring.cc and test_guest.cc carries its letter.
+// "Full fence" is written as a seq_cst store followed by seq_cst loads (see
+// kFullBarrier in src/shared_header.h for why). Every atomic access in ring.cc
+// and test_guest.cc carries its letter.
 #pragma once
 
 #include <cstddef>
