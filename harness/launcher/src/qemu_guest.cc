@@ -79,6 +79,10 @@ void QemuGuest::start() {
   if (ram_fd_ < 0) throw_errno("memfd_create for guest RAM");
   if (::ftruncate(ram_fd_, static_cast<off_t>(options_.ram_bytes)) != 0) throw_errno("sizing guest RAM");
 
+  if (options_.before_qemu_starts) {
+    const auto more = options_.before_qemu_starts({ram_path(), run_dir_->path()});
+    options_.extra_args.insert(options_.extra_args.end(), more.begin(), more.end());
+  }
   command_ = qemu_command(options_, {ram_fd_, console_log_, agent_socket_});
   std::vector<char*> argv;
   for (auto& a : command_) argv.push_back(a.data());

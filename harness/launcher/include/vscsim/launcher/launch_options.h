@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,13 @@ enum class Accel { Auto, Tcg, Kvm };
 std::string_view to_string(Accel accel);
 // "auto", "tcg" or "kvm"; anything else is std::nullopt.
 std::optional<Accel> parse_accel(std::string_view text);
+
+// What a before_qemu_starts hook learns: where the guest RAM and the run
+// folder are, once they exist.
+struct BeforeQemuStarts {
+  std::filesystem::path ram_path;  // /proc/<launcher pid>/fd/<n>, the guest RAM memfd
+  std::filesystem::path run_dir;   // removed with the guest; a place for sockets and logs
+};
 
 struct LaunchOptions {
   std::string qemu = "qemu-system-x86_64";
@@ -42,6 +50,14 @@ struct LaunchOptions {
   // Extra QEMU arguments, e.g. the ivshmem device of the VMBus transport.
   std::vector<std::string> extra_args;
   std::string name = "vscsim-guest";
+  // Called once, after the guest RAM memfd and the run folder exist and
+  // before QEMU is started, from the launching thread. It starts what QEMU
+  // needs already running (the simulator, listening on a socket in run_dir,
+  // mapping ram_path) and returns QEMU arguments to append after extra_args
+  // (e.g. the ivshmem device naming that socket). If it throws, the launch
+  // fails and the launcher cleans up as for any failed launch; whatever the
+  // hook started is the hook owner's to stop.
+  std::function<std::vector<std::string>(const BeforeQemuStarts&)> before_qemu_starts;
 };
 
 }  // namespace vscsim::launcher
