@@ -5,12 +5,18 @@
 # reproducible for the same inputs (sorted, fixed mtimes).
 #
 # usage: make-initramfs.sh --kernel-root DIR --release REL --init FILE --out FILE
-#                          [--kmod NAME]... [--module FILE.ko]... [--bin FILE]...
+#                          [--kmod NAME]... [--extra-kmod NAME]... [--module FILE.ko]...
+#                          [--bin FILE]...
+# --kmod: a Debian module loaded at every boot (dependencies added, in order).
+# --extra-kmod: a Debian module packed under /lib/vscsim/kmods/extra but never
+#   loaded unless init is asked to (vscsim.kmod= or vscsim.force_load=); its
+#   dependencies are not added: they are built in, or (hv_vmbus) replaced by a
+#   project module.
 set -euo pipefail
 
 die() { echo "make-initramfs: error: $*" >&2; exit 1; }
 root="" release="" init="" out=""
-kmods=() modules=() bins=()
+kmods=() extra_kmods=() modules=() bins=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --kernel-root) root=$2; shift 2 ;;
@@ -18,6 +24,7 @@ while [ $# -gt 0 ]; do
     --init) init=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --kmod) kmods+=("$2"); shift 2 ;;
+    --extra-kmod) extra_kmods+=("$2"); shift 2 ;;
     --module) modules+=("$2"); shift 2 ;;
     --bin) bins+=("$2"); shift 2 ;;
     *) die "unknown argument '$1'" ;;
@@ -32,7 +39,7 @@ busybox=/bin/busybox   # from busybox-static: the guest has no libc to link agai
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc/vscsim,lib/vscsim/kmods}
+mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc/vscsim,lib/vscsim/kmods/extra}
 cp "$busybox" "$stage/bin/busybox"
 install -m 0755 "$init" "$stage/init"
 
@@ -58,6 +65,9 @@ place() {
 }
 for m in "${kmods[@]}"; do place "$m"; done
 printf '%s\n' "${order[@]}" > "$stage/etc/vscsim/base-modules"
+for m in "${extra_kmods[@]}"; do
+  cp "$(find_ko "$m")" "$stage/lib/vscsim/kmods/extra/$m.ko"
+done
 
 for ko in "${modules[@]}"; do
   [ -f "$ko" ] || die "module file '$ko' does not exist"
@@ -74,4 +84,4 @@ mkdir -p "$(dirname "$out")"
   find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet --reproducible) |
   gzip -n -1 > "$out.tmp"
 mv "$out.tmp" "$out"
-echo "make-initramfs: $out ($(du -h "$out" | cut -f1); ${#order[@]} kernel modules, ${#modules[@]} project modules, ${#bins[@]} binaries)"
+echo "make-initramfs: $out ($(du -h "$out" | cut -f1); ${#order[@]} kernel modules, ${#extra_kmods[@]} extra, ${#modules[@]} project modules, ${#bins[@]} binaries)"
