@@ -15,8 +15,13 @@
 #include <fmt/format.h>
 #include <map>
 #include <optional>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "vscsim/base/log.h"
+#include "vscsim/host/control_socket.h"
+#include "vscsim/host/host.h"
 #include "vscsim/transport/ivshmem_server.h"
 #include "vscsim/transport/layout.h"
 #include "vscsim/transport/shared_region.h"
@@ -46,33 +51,35 @@ struct Options {
   std::string log_level = "info";
   std::uint64_t shm_size = layout::kDefaultRegionSize;
   std::string socket_mode;
+  std::vector<std::string> devices;
+  std::string control;
 };
 
 void fail_message(const std::string& message) { std::fprintf(stderr, "vsp-sim: error: %s\n", message.c_str()); }
 
-// Checks the guest RAM file; returns its size or nullopt after printing why.
-std::optional<std::uint64_t> check_guest_ram(const std::string& path) {
+// Looks at the guest RAM path at start-up. The file is opened and mapped
+// only when a guest connects (it may be a memfd that exists only from just
+// before QEMU starts), so a missing or still empty file is fine now; a path
+// that names something other than a regular file can never become valid.
+// Returns false after printing why.
+bool check_guest_ram(const std::string& path, const vt::LogSink& log) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    fail_message(fmt::format("guest RAM file '{}': {}", path, std::strerror(errno)));
-    return std::nullopt;
+    if (errno != ENOENT) {
+      fail_message(fmt::format("guest RAM file '{}': {}", path, std::strerror(errno)));
+      return false;
+    }
+    log(vt::LogLevel::kInfo, fmt::format("guest RAM file '{}' does not exist yet; it is opened when "
+                                         "the guest connects", path));
+    return true;
   }
   if (!S_ISREG(st.st_mode)) {
     fail_message(fmt::format("guest RAM file '{}' is not a regular file", path));
-    return std::nullopt;
+    return false;
   }
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    fail_message(fmt::format("guest RAM file '{}' cannot be opened for reading and writing: {}", path,
-                             std::strerror(errno)));
-    return std::nullopt;
-  }
-  ::close(fd);
-  if (st.st_size <= 0) {
-    fail_message(fmt::format("guest RAM file '{}' is empty", path));
-    return std::nullopt;
-  }
-  return static_cast<std::uint64_t>(st.st_size);
+  log(vt::LogLevel::kInfo, fmt::format("guest RAM file '{}': {} bytes ({} MiB) now; mapped when the "
+                                       "guest connects", path, st.st_size, st.st_size >> 20));
+  return true;
 }
 
 vt::LogSink make_log_sink(vt::LogLevel threshold) {
@@ -84,17 +91,31 @@ vt::LogSink make_log_sink(vt::LogLevel threshold) {
   };
 }
 
+// Routes the libraries' log (vscsim::log, used by the server, rings, devices
+// and host) into the daemon's sink.
+void route_library_log(const vt::LogSink& sink) {
+  vscsim::log::set_sink([sink](vscsim::log::Level level, std::string_view text) {
+    vt::LogLevel l = vt::LogLevel::kInfo;
+    switch (level) {
+      case vscsim::log::Level::kDebug: l = vt::LogLevel::kDebug; break;
+      case vscsim::log::Level::kInfo: l = vt::LogLevel::kInfo; break;
+      case vscsim::log::Level::kWarning: l = vt::LogLevel::kWarn; break;
+      case vscsim::log::Level::kError: l = vt::LogLevel::kError; break;
+    }
+    sink(l, text);
+  });
+}
+
 int serve(const Options& options, vt::LogLevel level, unsigned socket_mode) {
   const vt::LogSink log = make_log_sink(level);
+  route_library_log(log);
   vt::SharedRegion region = vt::SharedRegion::create(options.shm_size, 0);
 
-  // The mailbox endpoints belong to the current guest session; they are
-  // rebuilt whenever a guest peer (re)connects.
-  std::optional<vt::MailboxConsumer> from_guest;
-  std::optional<vt::MailboxProducer> to_guest;
-  std::optional<vt::PeerId> guest;
-  bool reported_broken = false;
+  std::vector<std::unique_ptr<vscsim::devices::Device>> devices;
+  for (const auto& kind : options.devices) devices.push_back(vscsim::host::make_device(kind));
+  vscsim::host::Host host(options.guest_ram, std::move(devices));
 
+  std::optional<vt::PeerId> guest;
   vt::ServerOptions server_options;
   server_options.socket_path = options.socket;
   server_options.shm_fd = region.fd();
@@ -106,63 +127,50 @@ int serve(const Options& options, vt::LogLevel level, unsigned socket_mode) {
   vt::ServerCallbacks callbacks;
   callbacks.peer_connected = [&](vt::PeerId id) {
     region.reset_for_guest(id);
-    from_guest.emplace(region.guest_to_host());
-    to_guest.emplace(region.host_to_guest());
     guest = id;
-    reported_broken = false;
+    auto started = host.guest_connected(vscsim::host::Bar2::of(region), [&server_ptr, id](std::uint16_t v) {
+      if (server_ptr != nullptr) server_ptr->signal_guest(id, v);
+    });
+    if (!started.ok()) {
+      log(vt::LogLevel::kError, fmt::format("guest {} not served: {}", id, started.error()));
+    } else {
+      log(vt::LogLevel::kInfo, fmt::format("guest {} connected", id));
+    }
   };
   callbacks.peer_disconnected = [&](vt::PeerId id) {
     if (guest == id) {
       guest.reset();
-      from_guest.reset();
-      to_guest.reset();
+      host.guest_disconnected();
       region.reset_for_guest(layout::kNoGuest);
+      log(vt::LogLevel::kInfo, fmt::format("guest {} disconnected", id));
     }
   };
-  // Drains at most one mailbox's worth per pass; the main loop comes back
-  // for the rest without waiting for another doorbell.
-  bool drain_pending = false;
-  auto drain_guest = [&] {
-    drain_pending = false;
-    if (!guest || !from_guest) {
-      return;
-    }
-    const vt::PeerId id = *guest;
-    auto result = from_guest->drain(layout::kSlotCount, [&](std::span<const std::byte> message) {
-      std::uint32_t msgtype = 0;
-      std::memcpy(&msgtype, message.data(), sizeof(msgtype));
-      log(vt::LogLevel::kDebug, fmt::format("guest {} sent channel message type {} ({} bytes); no channel "
-                                            "server yet, dropped", id, msgtype, message.size()));
-    });
-    if (result.status == vt::MailboxStatus::kBroken && !reported_broken) {
-      reported_broken = true;  // once per session: a guest cannot flood the log
-      log(vt::LogLevel::kWarn, fmt::format("guest {} broke the guest-to-host mailbox: {}", id,
-                                           from_guest->broken_reason()));
-    }
-    if (result.wake_producer && server_ptr != nullptr) {
-      server_ptr->signal_guest(id, layout::kVectorControl);
-    }
-    drain_pending = result.more_pending;
-  };
+  // Signals are recorded during run_once and handled after it, outside the
+  // server's callbacks.
   callbacks.guest_signal = [&](vt::PeerId id, std::uint16_t vector) {
-    if (guest == id && vector == layout::kVectorControl) {
-      drain_pending = true;
-    }
+    if (guest == id) host.on_guest_signal(vector);
   };
 
   vt::IvshmemServer server(server_options, callbacks);
   server_ptr = &server;
+  std::optional<vscsim::host::ControlSocket> control;
+  if (!options.control.empty()) {
+    control.emplace(options.control, [&](std::string_view line) { return host.command(line); });
+  }
   region.set_state(layout::HostState::kRunning);
 
   g_server.store(&server);
 
-  log(vt::LogLevel::kInfo, "ready");
+  log(vt::LogLevel::kInfo, fmt::format("ready: {} device(s){}", options.devices.size(),
+                                       control ? ", control socket " + options.control : ""));
+  // The loop wakes for the ivshmem server's events; the control socket and the
+  // heartbeat are polled every 10 ms, so a command waits at most that long.
+  constexpr auto kPollPeriod = std::chrono::milliseconds(10);
   auto last_beat = std::chrono::steady_clock::now();
   while (!server.stop_requested() && !g_stop_signal.load()) {
-    server.run_once(std::chrono::milliseconds(drain_pending ? 0 : layout::kHeartbeatPeriodMs / 2));
-    if (drain_pending) {
-      drain_guest();
-    }
+    server.run_once(host.busy() ? std::chrono::milliseconds(0) : kPollPeriod);
+    host.poll();
+    if (control) control->poll();
     const auto now = std::chrono::steady_clock::now();
     if (now - last_beat >= std::chrono::milliseconds(layout::kHeartbeatPeriodMs / 2)) {
       region.beat();
@@ -171,8 +179,11 @@ int serve(const Options& options, vt::LogLevel level, unsigned socket_mode) {
   }
   log(vt::LogLevel::kInfo, "stopping");
   region.set_state(layout::HostState::kStopped);
+  host.guest_disconnected();
+  control.reset();
   server.shutdown();
   g_server.store(nullptr);
+  vscsim::log::set_sink({});
   return 0;
 }
 
@@ -191,8 +202,16 @@ int main(int argc, char** argv) {
   Options options;
   app.add_option("--socket", options.socket, "Unix socket path of the ivshmem server QEMU connects to")
       ->required();
-  app.add_option("--guest-ram", options.guest_ram, "Guest RAM file (QEMU memory-backend-file,share=on)")
+  app.add_option("--guest-ram", options.guest_ram,
+                 "Guest RAM file (QEMU memory-backend-file,share=on), e.g. /proc/<pid>/fd/<n> for a memfd. "
+                 "Opened and mapped when the guest connects, not at start: it may not exist yet")
       ->required();
+  app.add_option("--device", options.devices, "Offer this device to the guest (repeatable, relids 1, 2, ... "
+                 "in order): keyboard")
+      ->check(CLI::IsMember({"keyboard"}));
+  app.add_option("--control", options.control,
+                 "Unix socket for one-line text commands (state, rescind <relid>, reoffer <relid>, "
+                 "fail-open <relid>, key <scancode> [down|up|press], help); one line answered per command");
   const std::map<std::string, vt::LogLevel> levels{{"error", vt::LogLevel::kError},
                                                    {"warn", vt::LogLevel::kWarn},
                                                    {"info", vt::LogLevel::kInfo},
@@ -225,14 +244,10 @@ int main(int argc, char** argv) {
                              layout::kMinRegionSize, layout::kMaxRegionSize));
     return kExitBadInput;
   }
-  const auto ram_size = check_guest_ram(options.guest_ram);
-  if (!ram_size) {
+  const vt::LogLevel level = levels.at(options.log_level);
+  if (!check_guest_ram(options.guest_ram, make_log_sink(level))) {
     return kExitBadInput;
   }
-  const vt::LogLevel level = levels.at(options.log_level);
-  make_log_sink(level)(vt::LogLevel::kInfo,
-                       fmt::format("guest RAM file '{}': {} bytes ({} MiB)", options.guest_ram, *ram_size,
-                                   *ram_size >> 20));
   try {
     return serve(options, level, socket_mode);
   } catch (const std::exception& e) {

@@ -1,0 +1,363 @@
+#include "vscsim/host/session.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "vscsim/base/log.h"
+
+namespace vscsim::host {
+
+namespace layout = transport::layout;
+
+Bar2 Bar2::of(const transport::SharedRegion& region) {
+  return {region.host_to_guest(), region.guest_to_host(), region.host_to_guest_events(),
+          region.guest_to_host_events()};
+}
+
+// ---- Channel ----
+
+Session::Channel::Channel(std::uint32_t id, devices::Device& dev, ring::MappedRingPair r)
+    : relid(id),
+      device(dev),
+      rings(std::move(r)),
+      reader(rings.guest_to_host),
+      writer(rings.host_to_guest) {}
+
+devices::SendStatus Session::Channel::send(wire::PacketType type, std::uint16_t flags,
+                                           std::uint64_t trans_id,
+                                           std::span<const std::byte> payload) {
+  if (broken) return devices::SendStatus::kClosed;
+  auto r = writer.write(type, flags, trans_id, payload);
+  if (r.ok()) {
+    wrote = true;
+    ++written;
+    return devices::SendStatus::kOk;
+  }
+  if (ring::is_corrupt(r.error())) {
+    broken = std::get<ring::Corrupt>(r.error()).reason;
+    return devices::SendStatus::kClosed;
+  }
+  return devices::SendStatus::kFull;
+}
+
+// ---- Session ----
+
+Session::Session(memory::GuestMemory memory, Bar2 bar2, SignalGuest signal,
+                 const std::vector<devices::Device*>& devices,
+                 const std::map<std::uint32_t, server::ChannelFaults>& faults,
+                 SessionConfig config)
+    : memory_(std::move(memory)),
+      bar2_(bar2),
+      signal_(std::move(signal)),
+      config_(std::move(config)),
+      to_guest_(bar2_.host_to_guest),
+      from_guest_(bar2_.guest_to_host),
+      server_(memory_, *this, config_.server) {
+  for (devices::Device* d : devices) {
+    server::DeviceOffer offer;
+    offer.interface_type = d->interface_type();
+    offer.instance = d->instance();
+    auto relid = server_.add_device(offer);
+    if (!relid.ok()) {
+      log::logf(log::Level::kError, "device {} not offered: {}", d->kind(), relid.error().detail);
+      continue;
+    }
+    devices_[*relid] = d;
+    if (auto f = faults.find(*relid); f != faults.end()) *server_.faults(*relid) = f->second;
+  }
+}
+
+Session::~Session() {
+  // The guest is gone (or the host stops): models see their channels close.
+  for (auto& [relid, ch] : channels_) ch->device.close();
+}
+
+void Session::on_guest_signal(std::uint16_t vector) {
+  if (vector == layout::kVectorControl) control_pending_ = true;
+  if (vector == layout::kVectorChannel) channel_event_ = true;
+}
+
+bool Session::busy() const {
+  return control_pending_ || channel_event_ || !pending_channels_.empty();
+}
+
+void Session::poll() {
+  if (control_pending_) {
+    control_pending_ = false;
+    flush_backlog();
+    drain_control();
+  }
+  if (channel_event_ || !pending_channels_.empty()) {
+    std::set<std::uint32_t> todo;
+    todo.swap(pending_channels_);
+    if (channel_event_) {
+      channel_event_ = false;
+      for (std::uint32_t relid : bar2_.guest_to_host_events.take_all()) todo.insert(relid);
+    }
+    for (std::uint32_t relid : todo) {
+      auto it = channels_.find(relid);
+      if (it == channels_.end()) {
+        // A bit for a channel that is not open: a late signal after close, or
+        // a guest bug. Harmless; counted and logged rate-limited.
+        ++stats_.unknown_relid_bits;
+        VSCSIM_LOG_RATELIMITED(log::Level::kDebug, "event bit for relid {} with no open channel",
+                               relid);
+        continue;
+      }
+      service_channel(*it->second);
+    }
+  }
+  if (control_signal_needed_) {
+    control_signal_needed_ = false;
+    signal_(layout::kVectorControl);
+  }
+}
+
+// ---- control messages ----
+
+bool Session::try_post(std::span<const std::byte> message) {
+  const auto r = to_guest_.post(message);
+  switch (r.status) {
+    case transport::MailboxStatus::kOk:
+      ++stats_.messages_posted;
+      control_signal_needed_ = true;
+      return true;
+    case transport::MailboxStatus::kFull:
+      return false;
+    case transport::MailboxStatus::kInvalid:
+      log::logf(log::Level::kError, "channel server produced a {}-byte message; dropped",
+                message.size());
+      return true;
+    case transport::MailboxStatus::kBroken:
+      if (!reported_mailbox_broken_) {
+        reported_mailbox_broken_ = true;
+        log::logf(log::Level::kWarning, "guest broke the host-to-guest mailbox: {}",
+                  to_guest_.broken_reason());
+      }
+      return true;  // nothing can be delivered any more
+  }
+  return true;
+}
+
+void Session::post_message(std::span<const std::byte> message) {
+  // Order is kept: once anything waits, everything after it waits too.
+  if (backlog_.empty() && try_post(message)) return;
+  ++stats_.messages_backlogged;
+  backlog_.emplace_back(message.begin(), message.end());
+}
+
+void Session::flush_backlog() {
+  // Bounded by the backlog's length; stops at the first message that does
+  // not fit (the mailbox set producer_waiting, the guest will signal).
+  while (!backlog_.empty() && try_post(backlog_.front())) backlog_.pop_front();
+}
+
+void Session::drain_control() {
+  const auto result =
+      from_guest_.drain(config_.messages_per_drain, [&](std::span<const std::byte> message) {
+        auto handled = server_.handle_message(message);
+        // Protocol errors are counted and logged (rate-limited) by the server.
+        if (handled.ok() && handled->type == wire::ChannelMessageType::kRelidReleased) {
+          ++stats_.relids_released;
+          log::logf(log::Level::kInfo, "guest released relid (RELID_RELEASED)");
+        }
+      });
+  if (result.status == transport::MailboxStatus::kBroken && !reported_mailbox_broken_) {
+    reported_mailbox_broken_ = true;
+    log::logf(log::Level::kWarning, "guest broke the guest-to-host mailbox: {}",
+              from_guest_.broken_reason());
+  }
+  if (result.wake_producer) control_signal_needed_ = true;
+  if (result.more_pending) control_pending_ = true;
+}
+
+// ---- channels ----
+
+void Session::channel_opened(std::uint32_t relid, const server::RingInfo& ring) {
+  auto dev = devices_.find(relid);
+  if (dev == devices_.end()) return;
+  broken_.erase(relid);
+  auto rings = ring::map_ring_pair(memory_, ring.pages, ring.downstream_page_offset);
+  if (!rings.ok()) {
+    // The server validated the GPADL; a split the ring library refuses (e.g.
+    // no data page) leaves the channel without rings: the guest's packets go
+    // unanswered, which its own time-outs report.
+    VSCSIM_LOG_RATELIMITED(log::Level::kWarning, "relid {}: ring not mapped: {}", relid,
+                           rings.error());
+    broken_[relid] = "ring not mapped: " + rings.error();
+    return;
+  }
+  auto ch = std::make_unique<Channel>(relid, *dev->second, std::move(rings).value());
+  if (ch->reader.broken() || ch->writer.broken()) {
+    const std::string why =
+        ch->reader.broken() ? ch->reader.broken_reason() : ch->writer.broken_reason();
+    VSCSIM_LOG_RATELIMITED(log::Level::kWarning, "relid {}: ring unusable at open: {}", relid, why);
+    broken_[relid] = why;
+    return;
+  }
+  Channel& c = *ch;
+  channels_[relid] = std::move(ch);
+  c.device.open(c);
+  log::logf(log::Level::kInfo, "relid {} ({}) opened: ring of {} pages, guest-to-host {} bytes, "
+            "host-to-guest {} bytes", relid, c.device.kind(), ring.pages.size(),
+            c.rings.guest_to_host.data_size, c.rings.host_to_guest.data_size);
+  // Packets the guest queued before the open completed get no new signal.
+  pending_channels_.insert(relid);
+}
+
+void Session::channel_closing(std::uint32_t relid) {
+  auto it = channels_.find(relid);
+  if (it == channels_.end()) return;
+  it->second->device.close();
+  channels_.erase(it);
+  pending_channels_.erase(relid);
+  log::logf(log::Level::kInfo, "relid {} closed", relid);
+}
+
+void Session::mark_broken(Channel& ch, const std::string& reason) {
+  if (!ch.broken) ch.broken = reason;
+  if (!broken_.contains(ch.relid)) {
+    broken_[ch.relid] = reason;
+    VSCSIM_LOG_RATELIMITED(log::Level::kWarning, "relid {}: guest corrupted the ring: {}",
+                           ch.relid, reason);
+  }
+  pending_channels_.erase(ch.relid);
+}
+
+void Session::signal_channel(std::uint32_t relid) {
+  if (!bar2_.host_to_guest_events.set(relid)) return;
+  ++stats_.guest_signals_sent;
+  signal_(layout::kVectorChannel);
+}
+
+void Session::commit(Channel& ch, bool read_signal) {
+  bool signal = read_signal;
+  if (ch.wrote && !ch.broken) {
+    ch.wrote = false;
+    auto w = ch.writer.commit_write();
+    if (!w.ok()) {
+      mark_broken(ch, w.error().reason);
+    } else {
+      signal = signal || *w;
+    }
+  }
+  if (signal) signal_channel(ch.relid);
+}
+
+void Session::service_channel(Channel& ch) {
+  if (ch.broken) return;
+  std::uint32_t budget = config_.packets_per_pass;
+  bool stopped_at_bound = false;
+  // At most a few mask/unmask rounds: end_drain() reporting new data is the
+  // only way round, and each round either reads a packet or stops.
+  constexpr int kMaxRounds = 4;
+  ch.reader.begin_drain();
+  for (int round = 0; round < kMaxRounds; ++round) {
+    while (budget > 0) {
+      auto p = ch.reader.read();
+      if (!p.ok()) {
+        if (ring::is_corrupt(p.error())) {
+          mark_broken(ch, std::get<ring::Corrupt>(p.error()).reason);
+          return;
+        }
+        break;  // Empty
+      }
+      --budget;
+      ++stats_.packets_read;
+      ch.device.packet(*p);
+      if (ch.broken) {
+        mark_broken(ch, *ch.broken);
+        return;
+      }
+    }
+    if (budget == 0) {
+      stopped_at_bound = true;  // interrupts stay masked: we come back unasked
+      break;
+    }
+    auto again = ch.reader.end_drain();
+    if (!again.ok()) {
+      mark_broken(ch, again.error().reason);
+      return;
+    }
+    if (!*again) break;
+    ch.reader.begin_drain();
+    if (round + 1 == kMaxRounds) stopped_at_bound = true;
+  }
+  auto r = ch.reader.commit_read();
+  if (!r.ok()) {
+    mark_broken(ch, r.error().reason);
+    return;
+  }
+  const std::uint64_t before = ch.written;
+  commit(ch, *r);
+  stats_.packets_written += ch.written - before;
+  if (stopped_at_bound) pending_channels_.insert(ch.relid);
+}
+
+void Session::flush() {
+  for (auto& [relid, ch] : channels_) {
+    if (!ch->wrote) continue;
+    commit(*ch, false);
+  }
+  if (control_signal_needed_) {
+    control_signal_needed_ = false;
+    signal_(layout::kVectorControl);
+  }
+}
+
+// ---- host events ----
+
+namespace {
+std::string host_error(const server::HostError& e) { return e.detail; }
+}  // namespace
+
+Result<void, std::string> Session::rescind(std::uint32_t relid) {
+  auto r = server_.rescind(relid);
+  flush();
+  if (!r.ok()) return Err(host_error(r.error()));
+  return {};
+}
+
+Result<void, std::string> Session::reoffer(std::uint32_t relid) {
+  auto r = server_.reoffer(relid);
+  flush();
+  if (!r.ok()) return Err(host_error(r.error()));
+  return {};
+}
+
+Result<void, std::string> Session::fail_next_open(std::uint32_t relid, std::uint32_t status) {
+  server::ChannelFaults* f = server_.faults(relid);
+  if (f == nullptr) return Err(fmt::format("no channel with relid {}", relid));
+  f->fail_next_open = status;
+  return {};
+}
+
+std::optional<std::uint32_t> Session::relid_of(const devices::Device& device) const {
+  for (const auto& [relid, d] : devices_) {
+    if (d == &device) return relid;
+  }
+  return std::nullopt;
+}
+
+bool Session::channel_broken(std::uint32_t relid) const { return broken_.contains(relid); }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Session::describe_channel(std::uint32_t relid) const {
+  const auto state = server_.channel_state(relid);
+  std::string ring = "closed";
+  if (broken_.contains(relid)) {
+    ring = "broken";
+  } else if (channels_.contains(relid)) {
+    ring = "open";
+  }
+  return fmt::format("channel={} ring={}", state ? lower(server::name(*state)) : "none", ring);
+}
+
+}  // namespace vscsim::host
