@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <functional>
 #include <filesystem>
@@ -75,10 +76,14 @@ bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds lim
 
 std::string unique_name(const char* what) { return std::string("vscsim-vmtest-") + what + "-" + std::to_string(::getpid()); }
 
-// Runs build/bin/vsc-guest with args; returns its pid.
+// Runs build/bin/vsc-guest with args; returns its pid. The child dies with
+// this test process (a failed check must not leave a guest running).
 pid_t spawn_vsc_guest(const std::vector<std::string>& args, const fs::path& out) {
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
     std::vector<std::string> all = {VSC_GUEST_BINARY};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -92,6 +97,14 @@ pid_t spawn_vsc_guest(const std::vector<std::string>& args, const fs::path& out)
   }
   return pid;
 }
+
+// Kills and reaps a spawned vsc-guest when a test case ends, whichever way.
+struct ChildGuard {
+  pid_t pid;
+  ~ChildGuard() {
+    if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+  }
+};
 
 std::string read_all(const fs::path& p) {
   std::ifstream in(p);
@@ -182,6 +195,7 @@ BOOST_AUTO_TEST_CASE(ctrl_c_stops_the_guest_and_cleans_up) {
   const std::string name = unique_name("sigint");
   const fs::path log = fs::temp_directory_path() / (name + ".log");
   const pid_t pid = spawn_vsc_guest({"--load", "vsc_smoke", "--then", "wait", "--name", name}, log);
+  ChildGuard guard{pid};
   BOOST_TEST_REQUIRE(wait_until([&] { return read_all(log).find("vsc-guest: ready") != std::string::npos; }, 60s),
                      read_all(log));
   const auto qemus = qemu_pids_named(name);
@@ -189,6 +203,7 @@ BOOST_AUTO_TEST_CASE(ctrl_c_stops_the_guest_and_cleans_up) {
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
+  guard.pid = -1;  // reaped
   BOOST_TEST(WIFEXITED(status));
   BOOST_TEST(WEXITSTATUS(status) == 128 + SIGINT);
   BOOST_TEST(qemu_pids_named(name).empty());
@@ -204,11 +219,13 @@ BOOST_AUTO_TEST_CASE(sigkill_of_the_launcher_takes_qemu_down_and_the_next_run_cl
   const std::string name = unique_name("sigkill");
   const fs::path log = fs::temp_directory_path() / (name + ".log");
   const pid_t pid = spawn_vsc_guest({"--then", "wait", "--name", name}, log);
+  ChildGuard guard{pid};
   BOOST_TEST_REQUIRE(wait_until([&] { return read_all(log).find("vsc-guest: ready") != std::string::npos; }, 60s),
                      read_all(log));
   BOOST_TEST_REQUIRE(qemu_pids_named(name).size() == 1u);
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
+  guard.pid = -1;  // reaped
   // PR_SET_PDEATHSIG: QEMU dies with its launcher.
   BOOST_TEST(wait_until([&] { return qemu_pids_named(name).empty(); }, 10s));
   BOOST_TEST((dev_shm() == shm_before));  // guest RAM was a memfd: nothing to leave

@@ -14,7 +14,7 @@
 // Negative control: the host refuses the open (fail-open fault), the driver's
 // probe fails, and the test's "bound" check reports it.
 //
-// The guest side is a shell script passed with vscsim.run (images/init); it
+// The guest side is a shell script run by images/init (LaunchOptions::run_script); it
 // prints "vscsim-run: <word> ..." lines the test waits for. It is the stand-in
 // for the guest agent, which does not exist yet.
 #define BOOST_TEST_MODULE vmbus_keyboard_vm
@@ -168,25 +168,6 @@ class SimProcess {
   std::optional<int> status_;
 };
 
-std::string base64(const std::string& in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-    out += {t[(v >> 18) & 63], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
-  }
-  if (i + 1 == in.size()) {
-    const unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += {t[(v >> 18) & 63], t[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += {t[(v >> 18) & 63], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
 // The guest's half (busy-box sh). BOUND_WAIT tenths of a second for the bind.
 std::string guest_script(int bound_wait) {
   return std::string("K='") + kKeyboardClassId + "'\nW=" + std::to_string(bound_wait) + "\n" + R"SH(
@@ -207,6 +188,9 @@ echo "key-done rc=$?"
 exec 3<&-
 s=$(basename "$(ls -d "$d"/serio* | head -n 1)")
 waitfor '[ -z "$(dev)" ]' 300 || { echo still-there; exit 1; }
+# The bus link goes before the driver's remove runs (device_del order): give
+# remove a moment to unregister the serio port.
+waitfor '! ls /sys/bus/serio/devices/ | grep -q "^$s\$"' 50
 echo "removed serio_left=$(ls /sys/bus/serio/devices/ | grep -c "^$s\$")"
 waitfor bound 300 || { report not-rebound; exit 1; }
 report rebound
@@ -236,8 +220,8 @@ Run boot_with_sim(const std::string& name, int bound_wait, const std::vector<std
   boot::BootRequest req;
   req.launch = base_options(name);
   req.modules = {"vscsim_vmbus"};
-  req.launch.kernel_args = {"vscsim.kmod=evdev", "vscsim.force_load=hyperv_keyboard",
-                            "vscsim.run=" + base64(guest_script(bound_wait))};
+  req.launch.kernel_args = {"vscsim.kmod=evdev", "vscsim.force_load=hyperv_keyboard"};
+  req.launch.run_script = guest_script(bound_wait);
   req.launch.before_qemu_starts = [&](const launcher::BeforeQemuStarts& at) {
     run.sim = std::make_unique<SimProcess>(at.run_dir, at.ram_path, std::vector<std::string>{});
     for (const auto& c : sim_commands) {

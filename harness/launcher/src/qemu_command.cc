@@ -35,6 +35,12 @@ std::vector<std::string> qemu_command(const LaunchOptions& o, const RunResources
   if (o.ram_bytes == 0 || o.ram_bytes % (1u << 20) != 0) throw std::invalid_argument("guest RAM must be a whole number of MiB");
   if (run.ram_fd < 0) throw std::invalid_argument("no guest RAM file descriptor");
   const std::string mib = std::to_string(o.ram_bytes >> 20);
+  // x86's COMMAND_LINE_SIZE is 2048 with the NUL; a longer line does not fail
+  // cleanly, the guest just never reaches init.
+  if (const auto len = kernel_command_line(o).size(); len > 2047) {
+    throw std::invalid_argument("kernel command line is " + std::to_string(len) +
+                                " bytes; the guest kernel takes at most 2047 (use run_script for scripts)");
+  }
 
   std::vector<std::string> a = {o.qemu, "-name", o.name,
                                 "-nodefaults", "-no-user-config", "-display", "none",
@@ -60,6 +66,9 @@ std::vector<std::string> qemu_command(const LaunchOptions& o, const RunResources
   a.insert(a.end(), {"-device", "virtio-serial-pci,id=vscsim-vser",
                      "-chardev", "socket,id=vscsim-agent,path=" + run.agent_socket.string() + ",server=on,wait=off",
                      "-device", std::string("virtserialport,bus=vscsim-vser.0,chardev=vscsim-agent,name=") + kAgentPortName});
+  if (!run.run_script.empty()) {
+    a.insert(a.end(), {"-fw_cfg", std::string("name=") + kRunScriptFwCfgName + ",file=" + run.run_script.string()});
+  }
   if (o.gdb_port) {
     a.insert(a.end(), {"-gdb", "tcp:127.0.0.1:" + std::to_string(*o.gdb_port)});
     if (o.gdb_wait) a.push_back("-S");

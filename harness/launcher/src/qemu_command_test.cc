@@ -14,7 +14,7 @@ LaunchOptions basic() {
   o.ram_bytes = 512ull << 20;
   return o;
 }
-RunResources run() { return {7, "/run/x/console.log", "/run/x/agent.sock"}; }
+RunResources run() { return {7, "/run/x/console.log", "/run/x/agent.sock", {}}; }
 
 // The argument that follows `flag` whose value contains `needle`.
 bool has_pair(const std::vector<std::string>& argv, const std::string& flag, const std::string& needle) {
@@ -67,6 +67,23 @@ BOOST_AUTO_TEST_CASE(agent_port_is_a_virtio_serial_port_on_the_run_socket) {
   const auto argv = qemu_command(basic(), run());
   BOOST_TEST(has_pair(argv, "-chardev", "socket,id=vscsim-agent,path=/run/x/agent.sock,server=on,wait=off"));
   BOOST_TEST(has_pair(argv, "-device", std::string("name=") + kAgentPortName));
+}
+
+BOOST_AUTO_TEST_CASE(kernel_command_line_over_the_x86_limit_is_refused) {
+  auto o = basic();
+  o.kernel_args = {std::string(2047 - std::string("console=ttyS0 panic=-1 ").size(), 'x')};
+  BOOST_CHECK_NO_THROW(qemu_command(o, run()));
+  o.kernel_args[0] += 'x';
+  BOOST_CHECK_THROW(qemu_command(o, run()), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(run_script_goes_through_fw_cfg_only_when_given) {
+  auto argv = qemu_command(basic(), run());
+  BOOST_TEST(std::count(argv.begin(), argv.end(), "-fw_cfg") == 0);
+  auto r = run();
+  r.run_script = "/run/x/run.sh";
+  argv = qemu_command(basic(), r);
+  BOOST_TEST(has_pair(argv, "-fw_cfg", "name=opt/org.vscsim/run,file=/run/x/run.sh"));
 }
 
 BOOST_AUTO_TEST_CASE(gdbstub_listens_on_loopback_only_and_disables_kaslr) {

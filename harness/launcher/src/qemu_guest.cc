@@ -83,7 +83,12 @@ void QemuGuest::start() {
     const auto more = options_.before_qemu_starts({ram_path(), run_dir_->path()});
     options_.extra_args.insert(options_.extra_args.end(), more.begin(), more.end());
   }
-  command_ = qemu_command(options_, {ram_fd_, console_log_, agent_socket_});
+  std::filesystem::path run_script;
+  if (!options_.run_script.empty()) {
+    run_script = run_dir_->path() / "run.sh";
+    std::ofstream(run_script, std::ios::binary) << options_.run_script;
+  }
+  command_ = qemu_command(options_, {ram_fd_, console_log_, agent_socket_, run_script});
   std::vector<char*> argv;
   for (auto& a : command_) argv.push_back(a.data());
   argv.push_back(nullptr);

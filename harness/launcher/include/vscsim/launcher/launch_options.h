@@ -47,6 +47,10 @@ struct LaunchOptions {
   // with console_on_stdio it is also the terminal (for an interactive shell).
   std::filesystem::path console_log;
   bool console_on_stdio = false;
+  // A shell script the guest's init runs once ready, its output on the
+  // console prefixed "vscsim-run: " (images/init). It reaches the guest as a
+  // QEMU fw_cfg file, not on the kernel command line (2048 bytes in all).
+  std::string run_script;
   // Extra QEMU arguments, e.g. the ivshmem device of the VMBus transport.
   std::vector<std::string> extra_args;
   std::string name = "vscsim-guest";

@@ -15,7 +15,12 @@ struct RunResources {
   int ram_fd = -1;                         // memfd inherited by QEMU
   std::filesystem::path console_log;
   std::filesystem::path agent_socket;      // virtio-serial port for the guest agent
+  std::filesystem::path run_script;        // LaunchOptions::run_script as a file, or empty
 };
+
+// The fw_cfg name under which the guest finds the run script
+// (/sys/firmware/qemu_fw_cfg/by_name/<name>/raw).
+inline constexpr const char* kRunScriptFwCfgName = "opt/org.vscsim/run";
 
 // The name under which the guest agent's virtio-serial port appears in the
 // guest (/dev/virtio-ports/<name>).
