@@ -18,163 +18,24 @@
 // prints "vscsim-run: <word> ..." lines the test waits for. It is the stand-in
 // for the guest agent, which does not exist yet.
 #define BOOST_TEST_MODULE vmbus_keyboard_vm
-#include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <optional>
-#include <sstream>
 #include <string>
-#include <thread>
-#include <vector>
 
-#include "vscsim/boot/boot.h"
-#include "vscsim/build_config.h"
-#include "vscsim/launcher/kvm_probe.h"
+#include "vmbus_vm_fixture.h"
 
 using namespace vscsim;
+using namespace vscsim::vmtest;
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kKeyboardClassId = "{f912ad6d-2b17-48ea-bd65-f927a61c7684}";
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// vsp-sim as a child of the test: dies with the test (PR_SET_PDEATHSIG), is
-// stopped by pid (SIGTERM, then SIGKILL), and logs into the guest's run folder.
-class SimProcess {
- public:
-  SimProcess(const fs::path& run_dir, const fs::path& ram_path, const std::vector<std::string>& extra)
-      : socket_(run_dir / "vsp-sim.sock"), control_(run_dir / "vsp-sim.ctl"), log_(run_dir / "vsp-sim.log") {
-    std::vector<std::string> args{VSP_SIM_BINARY, "--socket", socket_.string(), "--guest-ram",
-                                  ram_path.string(), "--control", control_.string(), "--device", "keyboard"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    const int log_fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (log_fd < 0) throw std::runtime_error("cannot create " + log_.string());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      ::dup2(log_fd, STDOUT_FILENO);
-      ::dup2(log_fd, STDERR_FILENO);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(log_fd);
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-    // Ready when both sockets answer; give up after 10 s.
-    const auto until = std::chrono::steady_clock::now() + 10s;
-    while (!(fs::exists(socket_) && fs::exists(control_) && ask("help").rfind("ok", 0) == 0)) {
-      if (std::chrono::steady_clock::now() > until || exited()) {
-        stop();
-        throw std::runtime_error("vsp-sim did not start: " + read_file(log_));
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-  }
-  ~SimProcess() { stop(); }
-  SimProcess(const SimProcess&) = delete;
-  SimProcess& operator=(const SimProcess&) = delete;
-
-  // One control command, one answer line ("" if the socket is gone).
-  std::string ask(const std::string& line) const {
-    const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strncpy(a.sun_path, control_.c_str(), sizeof a.sun_path - 1);
-    std::string answer;
-    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-      const std::string out = line + "\n";
-      if (::send(s, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size())) {
-        pollfd p{s, POLLIN, 0};
-        char c = 0;
-        while (::poll(&p, 1, 5000) == 1 && ::recv(s, &c, 1, 0) == 1 && c != '\n') answer += c;
-      }
-    }
-    ::close(s);
-    return answer;
-  }
-
-  // Asks `state` until it contains every word in `needles` (or times out).
-  bool wait_state(const std::vector<std::string>& needles, std::chrono::milliseconds timeout,
-                  std::string* last = nullptr) const {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      const std::string st = ask("state");
-      if (last != nullptr) *last = st;
-      bool all = true;
-      for (const auto& n : needles) all = all && st.find(n) != std::string::npos;
-      if (all) return true;
-      if (std::chrono::steady_clock::now() > until) return false;
-      std::this_thread::sleep_for(20ms);
-    }
-  }
-
-  bool exited() {
-    if (status_) return true;
-    int st = 0;
-    if (::waitpid(pid_, &st, WNOHANG) == pid_) status_ = st;
-    return status_.has_value();
-  }
-  // SIGTERM (clean shutdown), SIGKILL after 5 s; returns the wait status.
-  int stop() {
-    if (pid_ > 0 && !exited()) {
-      ::syscall(SYS_pidfd_send_signal, pidfd_, SIGTERM, nullptr, 0);
-      pollfd p{pidfd_, POLLIN, 0};
-      ::poll(&p, 1, 5000);
-      if (!exited()) {
-        ::syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0);
-        int st = 0;
-        ::waitpid(pid_, &st, 0);
-        status_ = st;
-      }
-    }
-    if (pidfd_ >= 0) ::close(pidfd_);
-    pidfd_ = -1;
-    return status_.value_or(-1);
-  }
-  [[nodiscard]] std::string log() const { return read_file(log_); }
-  [[nodiscard]] const fs::path& socket() const { return socket_; }
-
- private:
-  fs::path socket_, control_, log_;
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-  std::optional<int> status_;
-};
-
 // The guest's half (busy-box sh). BOUND_WAIT tenths of a second for the bind.
 std::string guest_script(int bound_wait) {
-  return std::string("K='") + kKeyboardClassId + "'\nW=" + std::to_string(bound_wait) + "\n" + R"SH(
-dev() { for d in /sys/bus/vmbus/devices/*; do [ "$(cat "$d/class_id" 2>/dev/null)" = "$K" ] && { echo "$d"; return; }; done; }
-waitfor() { n=0; while ! eval "$1"; do n=$((n+1)); [ $n -ge "$2" ] && return 1; sleep 0.1; done; }
-bound() { d=$(dev); [ -n "$d" ] && [ -e "$d/driver" ]; }
-report() { d=$(dev); echo "$1 dev=${d##*/} class_id=$(cat "$d/class_id" 2>/dev/null) driver=$(basename "$(readlink "$d/driver" 2>/dev/null)")"; }
+  return keyboard_script_prelude(bound_wait) + R"SH(
 if ! waitfor bound "$W"; then report not-bound; exit 1; fi
 report bound
 d=$(dev)
@@ -197,94 +58,10 @@ report rebound
 )SH";
 }
 
-launcher::LaunchOptions base_options(const std::string& name) {
-  launcher::LaunchOptions o;
-  o.kernel = build_config::kStockKernel;
-  o.initrd = build_config::kStockInitramfs;
-  o.name = name;
-  o.deadline = 150s;
-  launcher::LaunchOptions probe = o;
-  probe.kernel_args = {"vscsim.then=poweroff"};
-  o.accel = launcher::choose_accel(launcher::Accel::Auto, probe, build_config::kCacheDir).accel;
-  return o;
-}
-
-struct Run {
-  std::unique_ptr<SimProcess> sim;
-  boot::BootOutcome boot;
-};
-
-// Boots a guest with the simulator started by the launcher hook.
-Run boot_with_sim(const std::string& name, int bound_wait, const std::vector<std::string>& sim_commands) {
-  Run run;
-  boot::BootRequest req;
-  req.launch = base_options(name);
-  req.modules = {"vscsim_vmbus"};
-  req.launch.kernel_args = {"vscsim.kmod=evdev", "vscsim.force_load=hyperv_keyboard"};
-  req.launch.run_script = guest_script(bound_wait);
-  req.launch.before_qemu_starts = [&](const launcher::BeforeQemuStarts& at) {
-    run.sim = std::make_unique<SimProcess>(at.run_dir, at.ram_path, std::vector<std::string>{});
-    for (const auto& c : sim_commands) {
-      const std::string a = run.sim->ask(c);
-      if (a.rfind("ok", 0) != 0) throw std::runtime_error("vsp-sim refused '" + c + "': " + a);
-    }
-    return std::vector<std::string>{"-chardev", "socket,path=" + run.sim->socket().string() + ",id=vsim",
-                                    "-device", "ivshmem-doorbell,chardev=vsim,vectors=2"};
-  };
-  run.boot = boot::boot_until_ready(req);
-  return run;
-}
-
-// The guest's "vscsim-run: <word> ..." line, waiting for it.
-std::optional<std::string> run_line(launcher::QemuGuest& g, const std::string& word, std::chrono::seconds timeout) {
-  const std::string marker = "vscsim-run: " + word;
-  const auto r = g.wait_for_console(marker, timeout);
-  if (r.status != launcher::WaitStatus::Found) return std::nullopt;
-  // The console file may hold half a line: wait for its end.
-  if (g.wait_for_console("\n", 5s, r.offset).status != launcher::WaitStatus::Found) return std::nullopt;
-  const std::string& c = g.console();
-  const auto start = r.offset - marker.size();
-  std::string line = c.substr(start, c.find('\n', start) - start);
-  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
-  return line;
-}
-
-// The check a scenario relies on: the keyboard is on the vmbus bus with its
-// class_id and hyperv_keyboard bound to it.
-bool keyboard_bound(launcher::QemuGuest& g, std::chrono::seconds timeout, std::string* why) {
-  // The script's first line is its verdict: "bound ..." or "not-bound ...".
-  const auto line = run_line(g, "", timeout);
-  if (!line) {
-    *why = "the guest script printed nothing";
-    return false;
-  }
-  *why = *line;
-  return line->rfind("vscsim-run: bound ", 0) == 0 &&
-         line->find(std::string("class_id=") + kKeyboardClassId) != std::string::npos &&
-         line->find("driver=hyperv_keyboard") != std::string::npos;
-}
-
-// Keeps the guest's run folder (console.log, qemu.stderr, vsp-sim.log) when
-// the test case failed, and says where it is.
-struct KeepOnFailure {
-  launcher::QemuGuest& guest;
-  ~KeepOnFailure() {
-    namespace ut = boost::unit_test;
-    if (!ut::results_collector.results(ut::framework::current_test_case().p_id).passed()) {
-      guest.keep_run_dir();
-      BOOST_TEST_MESSAGE("kept for post-mortem: " << guest.run_dir().string());
-    }
-  }
-};
-
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(hyperv_keyboard_binds_types_and_survives_rescind_and_reoffer) {
-  Run run = boot_with_sim("vscsim-vmbus-kbd", 300, {});
+  Run run = boot_with_sim("vscsim-vmbus-kbd", guest_script(300), {});
   BOOST_REQUIRE_MESSAGE(run.boot.guest, "no guest");
   auto& g = *run.boot.guest;
   KeepOnFailure keep{g};
@@ -337,22 +114,14 @@ BOOST_AUTO_TEST_CASE(hyperv_keyboard_binds_types_and_survives_rescind_and_reoffe
   BOOST_TEST(console.find("insmod-force: /lib/vscsim/kmods/extra/hyperv_keyboard.ko loaded") != std::string::npos);
   const int st = run.sim->stop();
   BOOST_TEST((WIFEXITED(st) && WEXITSTATUS(st) == 0), "vsp-sim status " << st);
-  // For the record (ctest -V): the guest's markers and the simulator's log.
-  std::istringstream lines(g.console());
-  for (std::string l; std::getline(lines, l);) {
-    if (l.find("vscsim-") != std::string::npos || l.find("insmod-force") != std::string::npos ||
-        l.find("vmbus") != std::string::npos || l.find("input:") != std::string::npos) {
-      BOOST_TEST_MESSAGE("guest| " << l);
-    }
-  }
-  BOOST_TEST_MESSAGE("vsp-sim log:\n" << run.sim->log());
+  log_for_the_record(g, *run.sim);
   BOOST_TEST(run.sim->log().find("corrupted") == std::string::npos);
 }
 
 // Negative control: the host refuses the open, so hyperv_keyboard's probe
 // fails; the "bound" check must say so.
 BOOST_AUTO_TEST_CASE(refused_open_is_detected_as_an_unbound_keyboard) {
-  Run run = boot_with_sim("vscsim-vmbus-kbd-neg", 100, {"fail-open 1"});
+  Run run = boot_with_sim("vscsim-vmbus-kbd-neg", guest_script(100), {"fail-open 1"});
   BOOST_REQUIRE_MESSAGE(run.boot.guest, "no guest");
   auto& g = *run.boot.guest;
   KeepOnFailure keep{g};
