@@ -207,8 +207,9 @@ int main(int argc, char** argv) {
                  "Opened and mapped when the guest connects, not at start: it may not exist yet")
       ->required();
   app.add_option("--device", options.devices, "Offer this device to the guest (repeatable, relids 1, 2, ... "
-                 "in order): keyboard")
-      ->check(CLI::IsMember({"keyboard"}));
+                 "in order): keyboard (the Hyper-V synthetic keyboard) or blob-vpci (the Azure Blob device's "
+                 "companion virtual-PCI channel, offered only: a guest should never open it)")
+      ->check(CLI::IsMember({"keyboard", "blob-vpci"}));
   app.add_option("--control", options.control,
                  "Unix socket for one-line text commands (state, rescind <relid>, reoffer <relid>, "
                  "fail-open <relid>, key <scancode> [down|up|press], help); one line answered per command");

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "vscsim/base/log.h"
+#include "vscsim/devices/blob_vpci.h"
 #include "vscsim/devices/keyboard.h"
 #include "vscsim/transport/unique_fd.h"
 
@@ -68,6 +69,7 @@ std::string error(std::string_view why) { return fmt::format("error {}", why); }
 
 std::unique_ptr<devices::Device> make_device(std::string_view kind) {
   if (kind == "keyboard") return std::make_unique<devices::Keyboard>();
+  if (kind == "blob-vpci") return std::make_unique<devices::BlobVpci>();
   return nullptr;
 }
 

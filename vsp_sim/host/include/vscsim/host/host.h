@@ -71,7 +71,8 @@ class Host {
   std::unique_ptr<Session> session_;
 };
 
-// Makes a device model from its --device name ("keyboard"); nullptr if unknown.
+// Makes a device model from its --device name ("keyboard", "blob-vpci");
+// nullptr if unknown.
 std::unique_ptr<devices::Device> make_device(std::string_view kind);
 
 }  // namespace vscsim::host
