@@ -138,6 +138,16 @@ int SimProcess::stop() {
   return status_.value_or(-1);
 }
 
+int SimProcess::kill_now() {
+  if (pid_ > 0 && !exited()) {
+    ::syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0);
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+    status_ = st;
+  }
+  return status_.value_or(-1);
+}
+
 std::string keyboard_script_prelude(int bound_wait) {
   return std::string("K='") + kKeyboardClassId + "'\nW=" + std::to_string(bound_wait) + "\n" + R"SH(
 dev() { for d in /sys/bus/vmbus/devices/*; do [ "$(cat "$d/class_id" 2>/dev/null)" = "$K" ] && { echo "$d"; return; }; done; }
@@ -165,7 +175,7 @@ launcher::LaunchOptions base_options(const std::string& name) {
 }
 
 Run boot_with_sim(const std::string& name, const std::string& script, const std::vector<std::string>& sim_commands,
-                  const std::vector<std::string>& kernel_args) {
+                  const std::vector<std::string>& kernel_args, const std::vector<std::string>& sim_args) {
   Run run;
   boot::BootRequest req;
   req.launch = base_options(name);
@@ -173,7 +183,7 @@ Run boot_with_sim(const std::string& name, const std::string& script, const std:
   req.launch.kernel_args = kernel_args;
   req.launch.run_script = script;
   req.launch.before_qemu_starts = [&](const launcher::BeforeQemuStarts& at) {
-    run.sim = std::make_unique<SimProcess>(at.run_dir, at.ram_path, std::vector<std::string>{});
+    run.sim = std::make_unique<SimProcess>(at.run_dir, at.ram_path, sim_args);
     for (const auto& c : sim_commands) {
       const std::string a = run.sim->ask(c);
       if (a.rfind("ok", 0) != 0) throw std::runtime_error("vsp-sim refused '" + c + "': " + a);

@@ -48,8 +48,12 @@ class SimProcess {
   bool wait_state(const std::vector<std::string>& needles, std::chrono::milliseconds timeout,
                   std::string* last = nullptr) const;
   bool exited();
-  // SIGTERM (clean shutdown), SIGKILL after 5 s; returns the wait status.
+  // SIGTERM (clean shutdown), SIGKILL after 5 s; returns the wait status
+  // (the one already collected if it has exited).
   int stop();
+  // SIGKILL at once (a crash: no host_state Stopped, the heartbeat stalls),
+  // reaped; returns the wait status.
+  int kill_now();
   [[nodiscard]] std::string log() const { return read_file(log_); }
   [[nodiscard]] const std::filesystem::path& socket() const { return socket_; }
 
@@ -75,11 +79,13 @@ inline const std::vector<std::string> kKeyboardKernelArgs{"vscsim.kmod=evdev",
                                                           "vscsim.force_load=hyperv_keyboard"};
 
 // Boots a guest that loads vscsim_vmbus, then what `kernel_args` asks init for,
-// and runs `script`, with vsp-sim started by the launcher hook and sent
-// `sim_commands` before QEMU starts.
+// and runs `script`, with vsp-sim started by the launcher hook (with
+// `sim_args` after its `--device keyboard`) and sent `sim_commands` before
+// QEMU starts.
 Run boot_with_sim(const std::string& name, const std::string& script,
                   const std::vector<std::string>& sim_commands,
-                  const std::vector<std::string>& kernel_args = kKeyboardKernelArgs);
+                  const std::vector<std::string>& kernel_args = kKeyboardKernelArgs,
+                  const std::vector<std::string>& sim_args = {});
 
 // The guest's "vscsim-run: <word> ..." line, waiting for it.
 std::optional<std::string> run_line(launcher::QemuGuest& g, const std::string& word,
