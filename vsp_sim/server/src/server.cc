@@ -258,17 +258,21 @@ Result<Handled, ProtocolError> Server::on_gpadl_header(std::span<const std::byte
     send_gpadl_created(relid, handle, kStatusUnsuccessful);
     return Err(from_gpadl(relid, p.error()));
   }
-  if (p->complete) {
-    if (c.faults.fail_next_gpadl) {
-      const std::uint32_t status = *c.faults.fail_next_gpadl;
-      c.faults.fail_next_gpadl.reset();
-      c.gpadls.discard(handle);
-      send_gpadl_created(relid, handle, status);
-    } else {
-      send_gpadl_created(relid, handle, kStatusSuccess);
-    }
-  }
+  if (p->complete) gpadl_complete(relid, c, handle);
   return Handled{ChannelMessageType::kGpadlHeader};
+}
+
+// The last page of a GPADL arrived: answer GPADL_CREATED, or fail it once if
+// the fault hook says so (the GPADL is then dropped).
+void Server::gpadl_complete(std::uint32_t relid, Channel& c, std::uint32_t handle) {
+  if (c.faults.fail_next_gpadl) {
+    const std::uint32_t status = *c.faults.fail_next_gpadl;
+    c.faults.fail_next_gpadl.reset();
+    c.gpadls.discard(handle);
+    send_gpadl_created(relid, handle, status);
+  } else {
+    send_gpadl_created(relid, handle, kStatusSuccess);
+  }
 }
 
 Result<Handled, ProtocolError> Server::on_gpadl_body(std::span<const std::byte> m) {
@@ -299,16 +303,7 @@ Result<Handled, ProtocolError> Server::on_gpadl_body(std::span<const std::byte> 
     }
     return Err(from_gpadl(relid, p.error()));
   }
-  if (p->complete) {
-    if (c.faults.fail_next_gpadl) {
-      const std::uint32_t status = *c.faults.fail_next_gpadl;
-      c.faults.fail_next_gpadl.reset();
-      c.gpadls.discard(handle);
-      send_gpadl_created(relid, handle, status);
-    } else {
-      send_gpadl_created(relid, handle, kStatusSuccess);
-    }
-  }
+  if (p->complete) gpadl_complete(relid, c, handle);
   return Handled{ChannelMessageType::kGpadlBody};
 }
 

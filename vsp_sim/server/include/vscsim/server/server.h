@@ -239,6 +239,7 @@ class Server {
   // for none.
   void stop_ring(std::uint32_t relid, Channel& ch, bool post_torndown);
   void send_offer(std::uint32_t relid, Channel& ch);
+  void gpadl_complete(std::uint32_t relid, Channel& c, std::uint32_t handle);
   void send_gpadl_created(std::uint32_t relid, std::uint32_t handle, std::uint32_t status);
   void send_torndown(std::uint32_t handle);
   void send_open_result(std::uint32_t relid, std::uint32_t openid, std::uint32_t status);
