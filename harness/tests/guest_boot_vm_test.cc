@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "vscsim/boot/boot.h"
+#include "vscsim/boot/stock_guest.h"
 #include "vscsim/build_config.h"
-#include "vscsim/launcher/kvm_probe.h"
 #include "vscsim/launcher/run_dir.h"
 
 using namespace vscsim;
@@ -31,17 +31,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-launcher::LaunchOptions guest_options(const std::string& name) {
-  launcher::LaunchOptions o;
-  o.kernel = build_config::kStockKernel;
-  o.initrd = build_config::kStockInitramfs;
-  o.name = name;
-  o.deadline = 90s;
-  launcher::LaunchOptions probe = o;
-  probe.kernel_args = {"vscsim.then=poweroff"};
-  o.accel = launcher::choose_accel(launcher::Accel::Auto, probe, build_config::kCacheDir).accel;
-  return o;
-}
+launcher::LaunchOptions guest_options(const std::string& name) { return boot::stock_guest(name, 90s); }
 
 // Pids of processes whose command line has "-name <name>" (our QEMUs).
 std::vector<pid_t> qemu_pids_named(const std::string& name) {

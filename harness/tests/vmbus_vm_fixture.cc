@@ -19,8 +19,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "vscsim/build_config.h"
-#include "vscsim/launcher/kvm_probe.h"
+#include "vscsim/boot/stock_guest.h"
 
 namespace vscsim::vmtest {
 
@@ -162,17 +161,7 @@ wait_go() { n=0; while ! read -r _ <"$agent"; do n=$((n+1)); [ $n -ge 600 ] && r
 )SH";
 }
 
-launcher::LaunchOptions base_options(const std::string& name) {
-  launcher::LaunchOptions o;
-  o.kernel = build_config::kStockKernel;
-  o.initrd = build_config::kStockInitramfs;
-  o.name = name;
-  o.deadline = 150s;
-  launcher::LaunchOptions probe = o;
-  probe.kernel_args = {"vscsim.then=poweroff"};
-  o.accel = launcher::choose_accel(launcher::Accel::Auto, probe, build_config::kCacheDir).accel;
-  return o;
-}
+launcher::LaunchOptions base_options(const std::string& name) { return boot::stock_guest(name, 150s); }
 
 Run boot_with_sim(const std::string& name, const std::string& script, const std::vector<std::string>& sim_commands,
                   const std::vector<std::string>& kernel_args, const std::vector<std::string>& sim_args) {
