@@ -157,7 +157,8 @@ BOOST_AUTO_TEST_CASE(help_lists_the_options_and_exits_zero) {
   Run r = run({"--help"});
   BOOST_TEST(r.exited_with(0));
   for (const char* option : {"--socket", "--guest-ram", "--log-level", "--shm-size", "--device", "--control",
-                             "when the guest connects"}) {
+                             "when the guest connects", "--blob-dir", "--blob-capacity", "--blob-delay-ms",
+                             "blob-delay <relid> <ms>"}) {
     BOOST_TEST(r.output.find(option) != std::string::npos, option);
   }
 }
@@ -258,3 +259,77 @@ BOOST_AUTO_TEST_CASE(control_socket_answers_state_and_rejects_bad_commands) {
 BOOST_AUTO_TEST_CASE(sigterm_stops_cleanly_and_leaves_no_socket) { check_clean_stop_on(SIGTERM); }
 
 BOOST_AUTO_TEST_CASE(sigint_stops_cleanly_and_leaves_no_socket) { check_clean_stop_on(SIGINT); }
+
+namespace {
+// vsp-sim with a control socket, stopped (SIGTERM) and checked at scope exit.
+struct Daemon {
+  explicit Daemon(const std::string& name, std::vector<std::string> extra) {
+    socket_path = temp_path("sock-" + name);
+    control = temp_path("ctl-" + name);
+    fs::remove(socket_path);
+    fs::remove(control);
+    std::vector<std::string> args{"--socket", socket_path.string(), "--guest-ram", ram.path.string(),
+                                  "--control", control.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    child = spawn(args);
+    BOOST_REQUIRE_MESSAGE(wait_for([&] { return fs::exists(control); }, 10s), "control socket never appeared");
+  }
+  ~Daemon() {
+    ::kill(child.pid, SIGTERM);
+    std::string output;
+    const int status = finish(child, output);
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0), output);
+  }
+  RamFile ram;
+  fs::path socket_path;
+  fs::path control;
+  Child child;
+};
+
+constexpr const char* kBlobInstance = "9f3f5b1e-4b6c-4f3e-8d2a-6b1c0b10b000";
+}  // namespace
+
+// blob-vpci is offered only; blob is the Azure Blob device: both show in state.
+BOOST_AUTO_TEST_CASE(blob_vpci_and_blob_devices_are_offered_and_described) {
+  Daemon d("blob", {"--device", "blob-vpci", "--device", "blob", "--device", "keyboard"});
+  const std::string state = ask(d.control, "state");
+  BOOST_TEST(state.find("relid=none channel=none kind=blob-vpci opens=0 packets=0") != std::string::npos, state);
+  BOOST_TEST(state.find("kind=blob state=closed delay_ms=0 requests=0 completions=0 pending=0") != std::string::npos,
+             state);
+  BOOST_TEST(state.find("kind=keyboard") != std::string::npos, state);
+  BOOST_TEST(ask(d.control, "blob-delay 2 40") == "ok");
+  BOOST_TEST(ask(d.control, "state").find("kind=blob state=closed delay_ms=40") != std::string::npos);
+  BOOST_TEST(ask(d.control, "blob-delay 1 40").rfind("error relid 1 is not a blob device", 0) == 0);
+  BOOST_TEST(ask(d.control, "help").find("blob-delay") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(blob_options_choose_store_capacity_and_delay) {
+  const fs::path dir = temp_path("blob-dir");
+  fs::remove_all(dir);
+  {
+    Daemon d("blob-opts", {"--device", "blob", "--blob-dir", dir.string(), "--blob-capacity", "4096",
+                           "--blob-delay-ms", "25"});
+    BOOST_TEST(fs::exists(dir / kBlobInstance / "VSCSIM-BLOBSTORE"));
+    BOOST_TEST(ask(d.control, "state").find("kind=blob state=closed delay_ms=25") != std::string::npos);
+    // The store is locked while this simulator runs: a second one is refused.
+    Run second = run({"--socket", temp_path("s2").string(), "--guest-ram", d.ram.path.string(), "--device", "blob",
+                      "--blob-dir", dir.string()});
+    BOOST_TEST(second.exited_with(2), second.output);
+    BOOST_TEST(second.output.find("in use") != std::string::npos, second.output);
+  }
+  fs::remove_all(dir);
+
+  RamFile ram;
+  Run zero = run({"--socket", temp_path("s").string(), "--guest-ram", ram.path.string(), "--device", "blob",
+                  "--blob-capacity", "0"});
+  BOOST_TEST(zero.exited_with(2), zero.output);
+  BOOST_TEST(zero.output.find("--blob-capacity") != std::string::npos, zero.output);
+  // A regular file cannot hold a store.
+  Run file = run({"--socket", temp_path("s").string(), "--guest-ram", ram.path.string(), "--device", "blob",
+                  "--blob-dir", ram.path.string()});
+  BOOST_TEST(file.exited_with(2), file.output);
+  BOOST_TEST(file.output.find("blob store") != std::string::npos, file.output);
+  Run unknown = run({"--socket", temp_path("s").string(), "--guest-ram", ram.path.string(), "--device", "mouse"});
+  BOOST_TEST(unknown.failed());
+  BOOST_TEST(unknown.output.find("mouse") != std::string::npos, unknown.output);
+}

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -53,6 +54,8 @@ struct Options {
   std::string socket_mode;
   std::vector<std::string> devices;
   std::string control;
+  vscsim::host::DeviceOptions device_options;
+  std::uint32_t blob_delay_ms = 0;
 };
 
 void fail_message(const std::string& message) { std::fprintf(stderr, "vsp-sim: error: %s\n", message.c_str()); }
@@ -106,13 +109,24 @@ void route_library_log(const vt::LogSink& sink) {
   });
 }
 
-int serve(const Options& options, vt::LogLevel level, unsigned socket_mode) {
+// How long the loop may sleep: the poll period, shorter if the host has work
+// left or a model's timer falls due sooner.
+std::chrono::milliseconds loop_timeout(const vscsim::host::Host& host,
+                                       std::chrono::milliseconds period) {
+  if (host.busy()) return std::chrono::milliseconds(0);
+  const auto deadline = host.next_deadline();
+  if (!deadline) return period;
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+      *deadline - vscsim::devices::DeviceClock::now());
+  return std::clamp(left, std::chrono::milliseconds(0), period);
+}
+
+int serve(const Options& options, std::vector<std::unique_ptr<vscsim::devices::Device>> devices,
+          vt::LogLevel level, unsigned socket_mode) {
   const vt::LogSink log = make_log_sink(level);
   route_library_log(log);
   vt::SharedRegion region = vt::SharedRegion::create(options.shm_size, 0);
 
-  std::vector<std::unique_ptr<vscsim::devices::Device>> devices;
-  for (const auto& kind : options.devices) devices.push_back(vscsim::host::make_device(kind));
   vscsim::host::Host host(options.guest_ram, std::move(devices));
 
   std::optional<vt::PeerId> guest;
@@ -164,11 +178,12 @@ int serve(const Options& options, vt::LogLevel level, unsigned socket_mode) {
   log(vt::LogLevel::kInfo, fmt::format("ready: {} device(s){}", options.devices.size(),
                                        control ? ", control socket " + options.control : ""));
   // The loop wakes for the ivshmem server's events; the control socket and the
-  // heartbeat are polled every 10 ms, so a command waits at most that long.
+  // heartbeat are polled every 10 ms, so a command waits at most that long;
+  // a model's timer (a delayed completion) wakes it when it falls due.
   constexpr auto kPollPeriod = std::chrono::milliseconds(10);
   auto last_beat = std::chrono::steady_clock::now();
   while (!server.stop_requested() && !g_stop_signal.load()) {
-    server.run_once(host.busy() ? std::chrono::milliseconds(0) : kPollPeriod);
+    server.run_once(loop_timeout(host, kPollPeriod));
     host.poll();
     if (control) control->poll();
     const auto now = std::chrono::steady_clock::now();
@@ -207,12 +222,26 @@ int main(int argc, char** argv) {
                  "Opened and mapped when the guest connects, not at start: it may not exist yet")
       ->required();
   app.add_option("--device", options.devices, "Offer this device to the guest (repeatable, relids 1, 2, ... "
-                 "in order): keyboard (the Hyper-V synthetic keyboard) or blob-vpci (the Azure Blob device's "
-                 "companion virtual-PCI channel, offered only: a guest should never open it)")
-      ->check(CLI::IsMember({"keyboard", "blob-vpci"}));
+                 "in order): keyboard (the Hyper-V synthetic keyboard), blob (the Azure Blob fast-path "
+                 "device, backed by a blob store) or blob-vpci (the Azure Blob device's companion "
+                 "virtual-PCI channel, offered only: a guest should never open it)")
+      ->check(CLI::IsMember(std::vector<std::string>(std::begin(vscsim::host::kDeviceKinds),
+                                                     std::end(vscsim::host::kDeviceKinds))));
+  app.add_option("--blob-dir", options.device_options.blob_dir,
+                 "Keep each blob device's blobs in DIR/<instance GUID>/ (created if missing; survives "
+                 "restarts). Default: in memory");
+  app.add_option("--blob-capacity", options.device_options.blob_capacity,
+                 "Bytes of blob data each blob device may hold; a put beyond is NO_SPACE")
+      ->capture_default_str();
+  app.add_option("--blob-delay-ms", options.blob_delay_ms,
+                 "Blob devices complete each request this many ms late (a request whose timeout is "
+                 "shorter fails at its timeout with wire status 2); blob-delay on the control socket "
+                 "changes it")
+      ->capture_default_str();
   app.add_option("--control", options.control,
                  "Unix socket for one-line text commands (state, rescind <relid>, reoffer <relid>, "
-                 "fail-open <relid>, key <scancode> [down|up|press], help); one line answered per command");
+                 "fail-open <relid>, key <scancode> [down|up|press], blob-delay <relid> <ms>, help); "
+                 "one line answered per command");
   const std::map<std::string, vt::LogLevel> levels{{"error", vt::LogLevel::kError},
                                                    {"warn", vt::LogLevel::kWarn},
                                                    {"info", vt::LogLevel::kInfo},
@@ -245,12 +274,23 @@ int main(int argc, char** argv) {
                              layout::kMinRegionSize, layout::kMaxRegionSize));
     return kExitBadInput;
   }
+  if (options.device_options.blob_capacity == 0) {
+    fail_message("--blob-capacity must be at least 1 byte");
+    return kExitBadInput;
+  }
+  options.device_options.blob_delay = std::chrono::milliseconds(options.blob_delay_ms);
   const vt::LogLevel level = levels.at(options.log_level);
   if (!check_guest_ram(options.guest_ram, make_log_sink(level))) {
     return kExitBadInput;
   }
+  // Made before serving, so an unusable --blob-dir is reported at start.
+  auto devices = vscsim::host::make_devices(options.devices, options.device_options);
+  if (!devices.ok()) {
+    fail_message(devices.error());
+    return kExitBadInput;
+  }
   try {
-    return serve(options, level, socket_mode);
+    return serve(options, std::move(devices).value(), level, socket_mode);
   } catch (const std::exception& e) {
     fail_message(e.what());
     return kExitRuntime;

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 
 #include "vscsim/devices/blob_vpci.h"
 
@@ -16,6 +17,8 @@ struct NullPort : vd::ChannelPort {
     ++sends;
     return vd::SendStatus::kOk;
   }
+  // blob-vpci never reads guest memory.
+  const vscsim::memory::GuestMemory& guest_memory() const override { std::abort(); }
   int sends = 0;
 };
 

@@ -9,15 +9,6 @@
 
 namespace vscsim::devices {
 
-std::string_view name(SendStatus status) {
-  switch (status) {
-    case SendStatus::kOk: return "ok";
-    case SendStatus::kFull: return "full";
-    case SendStatus::kClosed: return "closed";
-  }
-  return "?";
-}
-
 std::string_view name(KeyboardState state) {
   switch (state) {
     case KeyboardState::kClosed: return "closed";

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE devices_test
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -25,6 +26,8 @@ struct FakePort : vd::ChannelPort {
     sent.push_back({type, trans_id, {payload.begin(), payload.end()}});
     return vd::SendStatus::kOk;
   }
+  // The keyboard never reads guest memory.
+  const vscsim::memory::GuestMemory& guest_memory() const override { std::abort(); }
   vd::SendStatus status = vd::SendStatus::kOk;
   std::vector<Sent> sent;
 };

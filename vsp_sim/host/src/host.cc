@@ -9,9 +9,13 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 
 #include "vscsim/base/log.h"
+#include "vscsim/blobstore/directory_store.h"
+#include "vscsim/blobstore/memory_store.h"
+#include "vscsim/devices/blob.h"
 #include "vscsim/devices/blob_vpci.h"
 #include "vscsim/devices/keyboard.h"
 #include "vscsim/transport/unique_fd.h"
@@ -67,10 +71,56 @@ std::string error(std::string_view why) { return fmt::format("error {}", why); }
 
 }  // namespace
 
+namespace {
+
+Result<std::unique_ptr<devices::Device>, std::string> make_blob(const DeviceOptions& options,
+                                                                 std::uint8_t n) {
+  const wire::Guid instance = devices::numbered_instance(devices::Blob::default_instance(), n);
+  const blobstore::Limits limits{options.blob_capacity, blobstore::kDefaultMaxObjects};
+  std::unique_ptr<blobstore::Store> store;
+  if (options.blob_dir.empty()) {
+    store = blobstore::make_memory_store(limits);
+  } else {
+    const auto root = std::filesystem::path(options.blob_dir) / instance.to_string();
+    auto opened = blobstore::open_directory_store(root, limits);
+    if (!opened.ok()) return Err(fmt::format("blob store: {}", opened.error().message));
+    store = std::move(opened).value();
+  }
+  auto blob = std::make_unique<devices::Blob>(std::move(store), instance);
+  blob->set_delay(options.blob_delay);
+  return std::unique_ptr<devices::Device>(std::move(blob));
+}
+
+}  // namespace
+
+Result<std::vector<std::unique_ptr<devices::Device>>, std::string> make_devices(
+    const std::vector<std::string>& kinds, const DeviceOptions& options) {
+  std::vector<std::unique_ptr<devices::Device>> out;
+  std::map<std::string, unsigned> seen;  // devices of each kind so far
+  for (const std::string& kind : kinds) {
+    const unsigned n = seen[kind]++;
+    if (n > 255) return Err(fmt::format("more than 256 devices of kind '{}'", kind));
+    const auto index = static_cast<std::uint8_t>(n);
+    if (kind == "keyboard") {
+      out.push_back(std::make_unique<devices::Keyboard>(
+          devices::numbered_instance(devices::Keyboard::default_instance(), index)));
+    } else if (kind == "blob-vpci") {
+      out.push_back(std::make_unique<devices::BlobVpci>());
+    } else if (kind == "blob") {
+      auto blob = make_blob(options, index);
+      if (!blob.ok()) return Err(std::move(blob.error()));
+      out.push_back(std::move(blob).value());
+    } else {
+      return Err(fmt::format("unknown device '{}'", kind));
+    }
+  }
+  return out;
+}
+
 std::unique_ptr<devices::Device> make_device(std::string_view kind) {
-  if (kind == "keyboard") return std::make_unique<devices::Keyboard>();
-  if (kind == "blob-vpci") return std::make_unique<devices::BlobVpci>();
-  return nullptr;
+  auto made = make_devices({std::string(kind)});
+  if (!made.ok()) return nullptr;
+  return std::move(made->front());
 }
 
 Host::Host(std::string guest_ram_path, std::vector<std::unique_ptr<devices::Device>> devices,
@@ -106,6 +156,23 @@ void Host::poll() {
 
 bool Host::busy() const { return session_ && session_->busy(); }
 
+std::optional<devices::DeviceClock::time_point> Host::next_deadline() const {
+  if (!session_) return std::nullopt;
+  return session_->next_deadline();
+}
+
+devices::Device* Host::device_at(std::uint32_t relid) const {
+  if (session_) {
+    for (const auto& d : devices_) {
+      if (session_->relid_of(*d) == relid) return d.get();
+    }
+    return nullptr;
+  }
+  // No session yet: relids are handed out 1, 2, ... in --device order.
+  if (relid == 0 || relid > devices_.size()) return nullptr;
+  return devices_[relid - 1].get();
+}
+
 std::string Host::state() const {
   std::string out = "ok";
   if (!session_) {
@@ -133,7 +200,7 @@ std::string Host::command(std::string_view line) {
   const auto w = words(line);
   if (w.empty()) return error("empty command");
   const std::string_view cmd = w[0];
-  if (cmd == "help") return "ok state rescind reoffer fail-open key help";
+  if (cmd == "help") return "ok state rescind reoffer fail-open key blob-delay help";
   if (cmd == "state") return state();
 
   if (cmd == "rescind" || cmd == "reoffer" || cmd == "fail-open") {
@@ -177,6 +244,18 @@ std::string Host::command(std::string_view line) {
     if (session_) session_->flush();
     if (!r.ok()) return error(r.error());
     log::logf(log::Level::kInfo, "control: key {:#x} sent", *code);
+    return "ok";
+  }
+  if (cmd == "blob-delay") {
+    if (w.size() != 3) return error("usage: blob-delay <relid> <ms>");
+    const auto relid = parse_number(w[1]);
+    if (!relid) return error(fmt::format("'{}' is not a relid", w[1]));
+    const auto ms = parse_number(w[2]);
+    if (!ms) return error(fmt::format("'{}' is not a number of milliseconds", w[2]));
+    auto* blob = dynamic_cast<devices::Blob*>(device_at(*relid));
+    if (blob == nullptr) return error(fmt::format("relid {} is not a blob device", *relid));
+    blob->set_delay(std::chrono::milliseconds(*ms));
+    log::logf(log::Level::kInfo, "control: blob-delay {} {} ms", *relid, *ms);
     return "ok";
   }
   return error(fmt::format("unknown command '{}' (try help)", cmd));

@@ -1,6 +1,13 @@
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
+#include <filesystem>
+
+#include "blobstore_test_util.h"
 #include "src/test_guest_fixture.h"
+#include "vscsim/blobstore/store.h"
+#include "vscsim/devices/blob.h"
+#include "vscsim/devices/blob_vpci.h"
 #include "vscsim/devices/keyboard.h"
 #include "vscsim/host/host.h"
 
@@ -16,9 +23,62 @@ std::vector<std::unique_ptr<vd::Device>> one_keyboard() {
 bool starts_with(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(make_device_knows_keyboard_only) {
-  BOOST_TEST(vh::make_device("keyboard") != nullptr);
+BOOST_AUTO_TEST_CASE(make_device_knows_the_device_kinds) {
+  for (const auto kind : vh::kDeviceKinds) {
+    auto d = vh::make_device(kind);
+    BOOST_REQUIRE(d != nullptr);
+    BOOST_TEST(d->kind() == kind);
+  }
   BOOST_TEST(vh::make_device("mouse") == nullptr);
+  auto bad = vh::make_devices({"keyboard", "mouse"});
+  BOOST_REQUIRE(!bad.ok());
+  BOOST_TEST(bad.error() == "unknown device 'mouse'");
+}
+
+BOOST_AUTO_TEST_CASE(repeated_kinds_get_distinct_instances_and_blob_stores) {
+  vscsim::blobstore::testing::TempDir dir;
+  vh::DeviceOptions options;
+  options.blob_dir = (dir.path / "blobs").string();
+  options.blob_delay = std::chrono::milliseconds(7);
+  auto made = vh::make_devices({"blob", "keyboard", "blob", "keyboard", "blob-vpci"}, options);
+  BOOST_REQUIRE_MESSAGE(made.ok(), (made.ok() ? "" : made.error()));
+  const auto& d = *made;
+  BOOST_TEST(d[0]->instance().to_string() == vd::Blob::default_instance().to_string());
+  BOOST_TEST(d[1]->instance().to_string() == vd::Keyboard::default_instance().to_string());
+  BOOST_TEST(d[2]->instance().to_string() != d[0]->instance().to_string());
+  BOOST_TEST(d[3]->instance().to_string() != d[1]->instance().to_string());
+  BOOST_TEST(d[4]->instance().to_string() == vd::BlobVpci::default_instance().to_string());
+  // Each blob device has a directory store of its own, named by its instance.
+  for (int i : {0, 2}) {
+    BOOST_TEST(std::filesystem::exists(dir.path / "blobs" / d[i]->instance().to_string() /
+                                       "VSCSIM-BLOBSTORE"));
+    BOOST_TEST(d[i]->describe().find("delay_ms=7") != std::string::npos, d[i]->describe());
+  }
+  auto& first = dynamic_cast<vd::Blob&>(*d[0]);
+  auto& second = dynamic_cast<vd::Blob&>(*d[2]);
+  BOOST_REQUIRE(first.store().create_container("only-here").ok());
+  BOOST_TEST(second.store().object_count() == 0u);
+  // The same directory cannot back two running simulators' devices.
+  auto again = vh::make_devices({"blob"}, options);
+  BOOST_REQUIRE(!again.ok());
+  BOOST_TEST(again.error().find("in use") != std::string::npos, again.error());
+}
+
+BOOST_AUTO_TEST_CASE(blob_delay_sets_the_delay_of_the_blob_at_a_relid) {
+  auto made = vh::make_devices({"keyboard", "blob"});
+  BOOST_REQUIRE(made.ok());
+  vh::Host host("/nonexistent", std::move(made).value());
+  BOOST_TEST(host.command("help").find("blob-delay") != std::string::npos);
+  BOOST_TEST(host.command("state").find("kind=blob state=closed delay_ms=0") != std::string::npos);
+  BOOST_TEST(host.command("blob-delay 2 250") == "ok");
+  BOOST_TEST(host.command("state").find("kind=blob state=closed delay_ms=250") != std::string::npos,
+             host.command("state"));
+  BOOST_TEST(starts_with(host.command("blob-delay 1 5"), "error relid 1 is not a blob device"));
+  BOOST_TEST(starts_with(host.command("blob-delay 3 5"), "error relid 3 is not a blob device"));
+  BOOST_TEST(starts_with(host.command("blob-delay 2"), "error usage"));
+  BOOST_TEST(starts_with(host.command("blob-delay 2 soon"), "error 'soon'"));
+  BOOST_TEST(starts_with(host.command("blob-delay x 5"), "error 'x' is not a relid"));
+  BOOST_TEST(host.command("blob-delay 2 0") == "ok");
 }
 
 BOOST_AUTO_TEST_CASE(host_maps_guest_ram_only_when_the_guest_connects) {

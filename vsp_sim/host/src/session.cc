@@ -18,10 +18,12 @@ Bar2 Bar2::of(const transport::SharedRegion& region) {
 
 // ---- Channel ----
 
-Session::Channel::Channel(std::uint32_t id, devices::Device& dev, ring::MappedRingPair r)
+Session::Channel::Channel(std::uint32_t id, devices::Device& dev, ring::MappedRingPair r,
+                          const memory::GuestMemory& mem)
     : relid(id),
       device(dev),
       rings(std::move(r)),
+      memory(mem),
       reader(rings.guest_to_host),
       writer(rings.host_to_guest) {}
 
@@ -29,16 +31,34 @@ devices::SendStatus Session::Channel::send(wire::PacketType type, std::uint16_t 
                                            std::uint64_t trans_id,
                                            std::span<const std::byte> payload) {
   if (broken) return devices::SendStatus::kClosed;
-  auto r = writer.write(type, flags, trans_id, payload);
-  if (r.ok()) {
-    wrote = true;
-    ++written;
-    return devices::SendStatus::kOk;
+  // A second try only when the guest made room between the failed write and
+  // request_space's re-check.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto r = writer.write(type, flags, trans_id, payload);
+    if (r.ok()) {
+      ++uncommitted;
+      return devices::SendStatus::kOk;
+    }
+    if (ring::is_corrupt(r.error())) {
+      broken = std::get<ring::Corrupt>(r.error()).reason;
+      return devices::SendStatus::kClosed;
+    }
+    // Full: ask the guest to signal once it has freed room for this packet.
+    const std::uint32_t needed = std::get<ring::Full>(r.error()).bytes_needed;
+    auto room = writer.request_space(needed);
+    if (!room.ok()) {
+      broken = room.error().reason;
+      return devices::SendStatus::kClosed;
+    }
+    waiting_for_space = needed;
+    if (!*room) return devices::SendStatus::kFull;
+    writer.clear_pending_send_size();
+    waiting_for_space.reset();
   }
-  if (ring::is_corrupt(r.error())) {
-    broken = std::get<ring::Corrupt>(r.error()).reason;
-    return devices::SendStatus::kClosed;
-  }
+  // Room seen twice and still no write: not reachable while this writer is
+  // the ring's only producer. Waiting for 0 bytes makes recheck_space() find
+  // room after the commit, so the model is resumed on the next pass anyway.
+  waiting_for_space = 0;
   return devices::SendStatus::kFull;
 }
 
@@ -83,7 +103,32 @@ bool Session::busy() const {
   return control_pending_ || channel_event_ || !pending_channels_.empty();
 }
 
+std::optional<devices::DeviceClock::time_point> Session::next_deadline() const {
+  std::optional<devices::DeviceClock::time_point> earliest;
+  for (const auto& [relid, ch] : channels_) {
+    if (ch->broken) continue;
+    const auto d = ch->device.next_deadline();
+    if (d && (!earliest || *d < *earliest)) earliest = d;
+  }
+  return earliest;
+}
+
+void Session::tick_models() {
+  const devices::DeviceClock::time_point now =
+      config_.clock ? config_.clock() : devices::DeviceClock::now();
+  for (auto& [relid, ch] : channels_) {
+    if (ch->broken) continue;
+    ch->device.tick(now);
+    if (ch->broken) {
+      mark_broken(*ch, *ch->broken);  // a send found the ring corrupt
+      continue;
+    }
+    commit(*ch, false);
+  }
+}
+
 void Session::poll() {
+  tick_models();
   if (control_pending_) {
     control_pending_ = false;
     flush_backlog();
@@ -189,7 +234,7 @@ void Session::channel_opened(std::uint32_t relid, const server::RingInfo& ring) 
     broken_[relid] = "ring not mapped: " + rings.error();
     return;
   }
-  auto ch = std::make_unique<Channel>(relid, *dev->second, std::move(rings).value());
+  auto ch = std::make_unique<Channel>(relid, *dev->second, std::move(rings).value(), memory_);
   if (ch->reader.broken() || ch->writer.broken()) {
     const std::string why =
         ch->reader.broken() ? ch->reader.broken_reason() : ch->writer.broken_reason();
@@ -234,20 +279,51 @@ void Session::signal_channel(std::uint32_t relid) {
 
 void Session::commit(Channel& ch, bool read_signal) {
   bool signal = read_signal;
-  if (ch.wrote && !ch.broken) {
-    ch.wrote = false;
+  if (ch.uncommitted > 0 && !ch.broken) {
     auto w = ch.writer.commit_write();
     if (!w.ok()) {
       mark_broken(ch, w.error().reason);
     } else {
+      stats_.packets_written += ch.uncommitted;
       signal = signal || *w;
     }
+    ch.uncommitted = 0;
   }
   if (signal) signal_channel(ch.relid);
+  recheck_space(ch);
+}
+
+void Session::recheck_space(Channel& ch) {
+  if (!ch.waiting_for_space || ch.broken) return;
+  // The guest judges "room made" against the write index it sees; it saw the
+  // packets just committed only now. If it already read past them, its
+  // signal may never come: look once more, and retry unasked if the room is
+  // there.
+  auto room = ch.writer.request_space(*ch.waiting_for_space);
+  if (!room.ok()) {
+    mark_broken(ch, room.error().reason);
+    return;
+  }
+  if (*room) {
+    ch.writer.clear_pending_send_size();
+    ch.waiting_for_space.reset();
+    pending_channels_.insert(ch.relid);
+  }
 }
 
 void Session::service_channel(Channel& ch) {
   if (ch.broken) return;
+  // The guest signalled (perhaps for the room a full ring asked for): what
+  // the model holds back goes first, before new packets are read.
+  if (ch.waiting_for_space) {
+    ch.writer.clear_pending_send_size();
+    ch.waiting_for_space.reset();
+  }
+  ch.device.resume();
+  if (ch.broken) {
+    mark_broken(ch, *ch.broken);
+    return;
+  }
   std::uint32_t budget = config_.packets_per_pass;
   bool stopped_at_bound = false;
   // At most a few mask/unmask rounds: end_drain() reporting new data is the
@@ -290,15 +366,13 @@ void Session::service_channel(Channel& ch) {
     mark_broken(ch, r.error().reason);
     return;
   }
-  const std::uint64_t before = ch.written;
   commit(ch, *r);
-  stats_.packets_written += ch.written - before;
   if (stopped_at_bound) pending_channels_.insert(ch.relid);
 }
 
 void Session::flush() {
   for (auto& [relid, ch] : channels_) {
-    if (!ch->wrote) continue;
+    if (ch->uncommitted == 0) continue;
     commit(*ch, false);
   }
   if (control_signal_needed_) {

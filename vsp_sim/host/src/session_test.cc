@@ -1,6 +1,11 @@
 #define BOOST_TEST_MODULE host_test
 #include <boost/test/unit_test.hpp>
 
+#include <array>
+#include <functional>
+#include <string>
+#include <utility>
+
 #include "src/test_guest_fixture.h"
 #include "vscsim/devices/keyboard.h"
 
@@ -238,4 +243,81 @@ BOOST_AUTO_TEST_CASE(drain_is_bounded_per_pass_and_resumes_without_a_signal) {
   BOOST_TEST(f.session->stats().packets_read == 70u);
   BOOST_TEST(!f.session->busy());
   BOOST_TEST(kb.bad_packets() == 0u);
+}
+
+namespace {
+
+// A model that answers each guest packet with `burst` in-band packets and
+// keeps what does not fit for resume(). `on_full` runs once, at the first
+// send refused for lack of room: a test plays the guest there, reading
+// while the host is in the middle of its pass (as another CPU could).
+struct Burst final : vd::Device {
+  std::string_view kind() const override { return "burst"; }
+  w::Guid interface_type() const override { return *w::Guid::parse("11111111-2222-3333-4444-555555555555"); }
+  w::Guid instance() const override { return *w::Guid::parse("66666666-7777-8888-9999-aaaaaaaaaaaa"); }
+  void open(vd::ChannelPort& p) override { port = &p; }
+  void packet(const vscsim::ring::PacketView&) override {
+    queued += burst;
+    flush();
+  }
+  void close() override { port = nullptr; }
+  std::string describe() const override { return "kind=burst"; }
+  void resume() override {
+    ++resumes;
+    flush();
+  }
+  void flush() {
+    const std::array<std::byte, 64> payload{};
+    while (queued > 0 && port != nullptr) {
+      if (port->send(w::PacketType::kDataInband, 0, 0, payload) != vd::SendStatus::kOk) {
+        if (auto hook = std::exchange(on_full, nullptr)) hook();
+        return;
+      }
+      --queued;
+      ++sent;
+    }
+  }
+  vd::ChannelPort* port = nullptr;
+  std::uint32_t burst = 0;
+  std::uint32_t queued = 0;
+  std::uint32_t sent = 0;
+  std::uint32_t resumes = 0;
+  std::function<void()> on_full;
+};
+
+}  // namespace
+
+// The guest reads the host-to-guest ring while the host, mid-pass, has
+// written packets it has not published yet and has just asked for room.
+// Judged against what it sees (without those packets) the guest had room
+// all along, so it does not signal; the host must notice the room itself
+// after publishing, or its held-back packets wait for a signal that never
+// comes.
+BOOST_AUTO_TEST_CASE(room_made_while_the_host_is_mid_pass_is_found_without_a_signal) {
+  Burst model;
+  SessionFixture f({&model});
+  f.connect();
+  f.guest->inbox.clear();
+  BOOST_REQUIRE(f.open(1) == 0u);
+  const std::uint32_t one = 1;
+  model.burst = 40;  // 40 packets of 88 bytes: published, unread
+  f.send_inband(1, bytes_of(one));
+  BOOST_REQUIRE_EQUAL(model.sent, 40u);
+
+  bool guest_signals = true;
+  int read = 0;
+  model.on_full = [&] {
+    while (f.ring_guest->receive()) ++read;
+    guest_signals = f.ring_guest->close_receive();
+  };
+  model.burst = 60;  // 53 more fit beside the 40 unread: the ring fills mid-pass
+  f.send_inband(1, bytes_of(one));
+  BOOST_TEST(read == 40);
+  BOOST_TEST(!guest_signals);
+  BOOST_REQUIRE(model.queued > 0u);
+  BOOST_TEST(f.session->busy());  // the session found the room itself
+  f.session->poll();               // no guest signal
+  BOOST_TEST(model.resumes >= 1u);
+  BOOST_TEST(model.queued == 0u);
+  BOOST_TEST(model.sent == 100u);
 }

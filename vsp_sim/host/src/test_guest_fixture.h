@@ -88,13 +88,15 @@ struct TestGuest {
 // A session offering `devices`, with the guest's half beside it.
 struct SessionFixture {
   explicit SessionFixture(std::vector<devices::Device*> devices,
-                          std::map<std::uint32_t, server::ChannelFaults> faults = {})
+                          std::map<std::uint32_t, server::ChannelFaults> faults = {},
+                          SessionConfig config = {})
       : region(transport::SharedRegion::create(transport::layout::kMinRegionSize, 0)) {
     region.reset_for_guest(1);
     guest.emplace(region);
     guest_mem.emplace(ram.map());
     session.emplace(ram.map(), Bar2::of(region),
-                    [this](std::uint16_t v) { signals.push_back(v); }, devices, faults);
+                    [this](std::uint16_t v) { signals.push_back(v); }, devices, faults,
+                    std::move(config));
   }
 
   // Vector 0 from the guest, then a host pass, then the guest reads its mailbox.
@@ -149,11 +151,14 @@ struct SessionFixture {
   void send_inband(std::uint32_t relid, std::span<const std::byte> payload) {
     auto r = ring_guest->send(w::PacketType::kDataInband, w::kFlagCompletionRequested, 0x55, payload);
     BOOST_REQUIRE(r.ok());
-    if (*r) {
-      BOOST_REQUIRE(guest->host_events.set(relid));
-      session->on_guest_signal(transport::layout::kVectorChannel);
-    }
+    if (*r) signal_host(relid);
     session->poll();
+  }
+
+  // The guest's signal for a channel: its event bit, then vector 1.
+  void signal_host(std::uint32_t relid) {
+    BOOST_REQUIRE(guest->host_events.set(relid));
+    session->on_guest_signal(transport::layout::kVectorChannel);
   }
 
   std::size_t count_signals(std::uint16_t v) const {

@@ -10,14 +10,30 @@
 //                   no port any more.
 // A model may also send on its own initiative between these calls (a host
 // event such as a keystroke) through the port it was given.
+//
+// Two hooks serve models that answer later than the packet that asked:
+//   tick(now)       the host's time, at the start of every host pass over an
+//                   open channel and before any packet of that pass, so a
+//                   model may take `now` as the arrival time of the packets
+//                   that follow. The host runs a pass no later than
+//                   next_deadline() (give or take its loop period).
+//   resume()        the host serviced the channel (the guest signalled it,
+//                   e.g. after reading from a full host-to-guest ring): sends
+//                   that found the ring kFull may be retried, before the
+//                   packets of this pass are handed in.
+// Time comes only through tick(): the host's clock is injectable, so tests
+// drive time by hand.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "vscsim/memory/guest_memory.h"
 #include "vscsim/ring/ring.h"
 #include "vscsim/wire/guid.h"
 #include "vscsim/wire/packet.h"
@@ -31,14 +47,22 @@ enum class SendStatus {
 };
 [[nodiscard]] std::string_view name(SendStatus status);
 
+using DeviceClock = std::chrono::steady_clock;
+
 class ChannelPort {
  public:
   virtual ~ChannelPort() = default;
   // Writes one packet into the host-to-guest ring. The host commits the write
   // and signals the guest after the model returns (one signal per batch).
+  // kFull also asks the guest to signal once it has freed room for this
+  // packet; the model then gets resume().
   [[nodiscard]] virtual SendStatus send(wire::PacketType type, std::uint16_t flags,
                                         std::uint64_t trans_id,
                                         std::span<const std::byte> payload) = 0;
+  // The guest's RAM, for models that move data through pages a packet names
+  // (GPA-direct ranges). Every access is checked by GuestMemory; what is read
+  // is still guest data (copy out, then validate).
+  [[nodiscard]] virtual const memory::GuestMemory& guest_memory() const = 0;
 };
 
 class Device {
@@ -55,6 +79,18 @@ class Device {
 
   // One line of key=value words describing the model's state.
   [[nodiscard]] virtual std::string describe() const = 0;
+
+  // Timers and retries (see the top of this file); models without them keep
+  // the defaults.
+  [[nodiscard]] virtual std::optional<DeviceClock::time_point> next_deadline() const {
+    return std::nullopt;
+  }
+  virtual void tick(DeviceClock::time_point /*now*/) {}
+  virtual void resume() {}
 };
+
+// The n-th instance GUID of a kind (n = 0 is `base` itself): the last byte of
+// `base` plus n, so several devices of one kind get distinct, fixed instances.
+[[nodiscard]] wire::Guid numbered_instance(wire::Guid base, std::uint8_t n);
 
 }  // namespace vscsim::devices

@@ -19,9 +19,17 @@
 //   key <scancode> [down|up|press]
 //                         a keystroke on the first keyboard (set-1 make code,
 //                         0xE0xx for E0-prefixed keys; default press)
+//   blob-delay <relid> <ms>
+//                         the blob device at <relid> completes requests that
+//                         arrive from now on after <ms> ms (0: at once); one
+//                         whose timeout_ms is shorter fails at its timeout
+//                         with wire status 2 (docs/azure-blob.md section 4).
+//                         Works with or without a guest: without a session,
+//                         relid n is the n-th --device.
 //   help                  ok <the command names>
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -30,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vscsim/blobstore/store.h"
 #include "vscsim/devices/device.h"
 #include "vscsim/host/session.h"
 #include "vscsim/server/server.h"
@@ -51,6 +60,8 @@ class Host {
   void on_guest_signal(std::uint16_t vector);
   void poll();
   [[nodiscard]] bool busy() const;
+  // When poll() must run next for a model's timer (Session::next_deadline).
+  [[nodiscard]] std::optional<devices::DeviceClock::time_point> next_deadline() const;
 
   // Runs one control command line (without its newline).
   std::string command(std::string_view line);
@@ -62,6 +73,8 @@ class Host {
 
  private:
   std::string state() const;
+  // The device offered (or to be offered) at `relid`; nullptr if none.
+  devices::Device* device_at(std::uint32_t relid) const;
 
   std::string guest_ram_path_;
   std::vector<std::unique_ptr<devices::Device>> devices_;
@@ -71,8 +84,28 @@ class Host {
   std::unique_ptr<Session> session_;
 };
 
-// Makes a device model from its --device name ("keyboard", "blob-vpci");
-// nullptr if unknown.
+// What the daemon's --blob-* options set for every blob device.
+struct DeviceOptions {
+  // Empty: each blob device keeps its blobs in memory. Otherwise each keeps
+  // them in the directory store <blob_dir>/<instance GUID>/ (so several blob
+  // devices never share files, and a restart finds each one's blobs again).
+  std::string blob_dir;
+  std::uint64_t blob_capacity = blobstore::kDefaultCapacityBytes;
+  std::chrono::milliseconds blob_delay{0};
+};
+
+// The --device names make_devices knows.
+inline constexpr std::string_view kDeviceKinds[] = {"keyboard", "blob-vpci", "blob"};
+
+// Makes the device models named by --device, in order (relids 1, 2, ...).
+// The n-th keyboard or blob gets numbered_instance(its default, n), so
+// repeated kinds are distinct devices; blob-vpci keeps Azure's fixed
+// instance. Fails, saying why, for an unknown name or a blob store that
+// cannot be opened.
+Result<std::vector<std::unique_ptr<devices::Device>>, std::string> make_devices(
+    const std::vector<std::string>& kinds, const DeviceOptions& options = {});
+
+// One device model with default options; nullptr if unknown.
 std::unique_ptr<devices::Device> make_device(std::string_view kind);
 
 }  // namespace vscsim::host

@@ -9,15 +9,25 @@
 // needs no further signal (a drain stopped at its bound).
 //
 // Per pass, in order:
+//   timers:   tick(now) every open channel's model (now from
+//             SessionConfig::clock), then commit what it sent; next_deadline()
+//             says when the earliest model wants its next tick.
 //   vector 0: retry the host-to-guest backlog (messages the full mailbox could
 //             not take, docs/transport.md 4.3), then drain at most
 //             `messages_per_drain` guest-to-host messages into
 //             Server::handle_message.
 //   vector 1: take the guest-to-host event bits; for each relid with an open
-//             channel, read at most `packets_per_pass` packets with RingReader
-//             (interrupts masked while draining), hand each to the device
-//             model, then commit the read and the model's writes and signal
-//             the guest (h2g event bit + vector 1) only if a commit says so.
+//             channel, resume() its model (sends that found the ring full
+//             retry first), read at most `packets_per_pass` packets with
+//             RingReader (interrupts masked while draining), hand each to the
+//             device model, then commit the read and the model's writes and
+//             signal the guest (h2g event bit + vector 1) only if a commit
+//             says so.
+// A model's send that finds the host-to-guest ring full sets the ring's
+// pending_send_sz, so the guest signals the channel once it has made room;
+// after each commit the session checks once more whether the room is already
+// there (the guest may have read meanwhile) and, if so, services the channel
+// on the next pass without waiting for a signal.
 // A ring the guest corrupts marks that channel broken (logged rate-limited);
 // the session and the other channels go on.
 #pragma once
@@ -46,10 +56,14 @@ namespace vscsim::host {
 // Lower-case copy (state names in control answers are lower-case words).
 [[nodiscard]] std::string lower(std::string_view s);
 
+// The time models see in tick(); tests pass a clock of their own.
+using SessionClock = std::function<devices::DeviceClock::time_point()>;
+
 struct SessionConfig {
   std::uint32_t messages_per_drain = transport::layout::kSlotCount;
   std::uint32_t packets_per_pass = 64;  // per channel
   server::ServerConfig server{};
+  SessionClock clock{};  // empty: DeviceClock::now
 };
 
 // The BAR2 pieces one session uses (from SharedRegion, or a test's own).
@@ -91,6 +105,9 @@ class Session final : private server::Notifier {
   void on_guest_signal(std::uint16_t vector);
   void poll();
   [[nodiscard]] bool busy() const;
+  // The earliest time an open channel's model wants a tick (poll() then
+  // gives it one); nullopt if none waits for time.
+  [[nodiscard]] std::optional<devices::DeviceClock::time_point> next_deadline() const;
 
   // Host events (control socket, fault plans). Errors say why in words.
   Result<void, std::string> rescind(std::uint32_t relid);
@@ -111,17 +128,21 @@ class Session final : private server::Notifier {
  private:
   // An open channel: its mapped rings and the port its model sends through.
   struct Channel final : devices::ChannelPort {
-    Channel(std::uint32_t relid, devices::Device& device, ring::MappedRingPair rings);
+    Channel(std::uint32_t relid, devices::Device& device, ring::MappedRingPair rings,
+            const memory::GuestMemory& memory);
     devices::SendStatus send(wire::PacketType type, std::uint16_t flags, std::uint64_t trans_id,
                              std::span<const std::byte> payload) override;
+    const memory::GuestMemory& guest_memory() const override { return memory; }
 
     std::uint32_t relid;
     devices::Device& device;
     ring::MappedRingPair rings;
+    const memory::GuestMemory& memory;
     ring::RingReader reader;
     ring::RingWriter writer;
-    bool wrote = false;  // writes not yet committed
-    std::uint64_t written = 0;
+    std::uint64_t uncommitted = 0;  // packets written since the last commit
+    // A send found the ring full and set pending_send_sz to this many bytes.
+    std::optional<std::uint32_t> waiting_for_space;
     std::optional<std::string> broken;
   };
 
@@ -133,8 +154,10 @@ class Session final : private server::Notifier {
   bool try_post(std::span<const std::byte> message);
   void flush_backlog();
   void drain_control();
+  void tick_models();
   void service_channel(Channel& ch);
   void commit(Channel& ch, bool read_signal);
+  void recheck_space(Channel& ch);
   void mark_broken(Channel& ch, const std::string& reason);
   void signal_channel(std::uint32_t relid);
 

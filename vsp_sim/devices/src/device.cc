@@ -1,0 +1,19 @@
+#include "vscsim/devices/device.h"
+
+namespace vscsim::devices {
+
+std::string_view name(SendStatus status) {
+  switch (status) {
+    case SendStatus::kOk: return "ok";
+    case SendStatus::kFull: return "full";
+    case SendStatus::kClosed: return "closed";
+  }
+  return "?";
+}
+
+wire::Guid numbered_instance(wire::Guid base, std::uint8_t n) {
+  base.bytes[15] = static_cast<std::uint8_t>(base.bytes[15] + n);
+  return base;
+}
+
+}  // namespace vscsim::devices

@@ -1,0 +1,246 @@
+// The blob device behind a real Session: requests travel through the
+// guest-to-host ring as GPA-direct packets naming guest pages, completions
+// come back through the host-to-guest ring, a full ring holds them back until
+// the guest makes room, and delays run on the session's (test) clock.
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <cstring>
+
+#include "blob_test_guest.h"
+#include "blobstore_test_util.h"
+#include "src/test_guest_fixture.h"
+#include "vscsim/blob.pb.h"
+#include "vscsim/blobstore/memory_store.h"
+#include "vscsim/devices/blob.h"
+
+namespace vh = vscsim::host;
+namespace vd = vscsim::devices;
+namespace bw = vscsim::devices::blob_wire;
+namespace pb = vscsim::blob;
+namespace rq = vscsim::blobstore::testing::request;
+namespace w = vscsim::wire;
+using vd::testing::BlobGuest;
+using vd::testing::LaidOut;
+using vd::testing::UserBuffers;
+using vh::testing::SessionFixture;
+using vscsim::transport::layout::kVectorChannel;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Got {
+  std::uint64_t trans_id;
+  bw::Completion completion;
+};
+
+
+struct BlobSession {
+  explicit BlobSession(vh::SessionConfig config = {})
+      : f({&blob}, {}, std::move(config)), guest(*f.guest_mem, 20, 40) {
+    f.connect();
+    f.guest->inbox.clear();
+    BOOST_REQUIRE_EQUAL(f.open(1), 0u);
+  }
+
+  // The guest sends one request as az_blob does (vmbus_sendpacket_mpb_desc)
+  // and signals if the ring rules say so; no host pass yet.
+  LaidOut post(const UserBuffers& u, std::uint64_t trans_id) {
+    LaidOut r = guest.lay_out(u);
+    auto sent = f.ring_guest->send_gpa_direct(trans_id, std::span(&r.range, 1),
+                                              std::as_bytes(std::span(&r.wire, 1)));
+    BOOST_REQUIRE(sent.ok());
+    if (*sent) f.signal_host(1);
+    return r;
+  }
+
+  // Everything in the host-to-guest ring; `signal_host` says whether the
+  // guest's read crossed the host's pending_send_sz (then the guest signals).
+  std::vector<Got> read_completions(bool* signal_host = nullptr) {
+    std::vector<Got> out;
+    while (auto p = f.ring_guest->receive()) {
+      w::VmpacketDescriptor d{};
+      std::memcpy(&d, p->data(), sizeof d);
+      BOOST_REQUIRE_EQUAL(d.type, static_cast<std::uint16_t>(w::PacketType::kCompletion));
+      BOOST_REQUIRE(p->size() >= std::size_t{d.offset8} * 8 + sizeof(bw::Completion));
+      Got g{d.trans_id, {}};
+      std::memcpy(&g.completion, p->data() + std::size_t{d.offset8} * 8, sizeof g.completion);
+      out.push_back(g);
+    }
+    const bool crossed = f.ring_guest->close_receive();
+    if (signal_host != nullptr) *signal_host = crossed;
+    return out;
+  }
+
+  pb::Response response_of(const LaidOut& r, const Got& g) {
+    const auto bytes = guest.response(r, g.completion.response_len);
+    pb::Response out;
+    BOOST_REQUIRE(out.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
+    return out;
+  }
+
+  vd::Blob blob{vscsim::blobstore::make_memory_store()};
+  SessionFixture f;
+  BlobGuest guest;
+};
+
+UserBuffers create_container(const std::string& c) {
+  UserBuffers u;
+  u.request = rq::create(c).SerializeAsString();
+  return u;
+}
+
+UserBuffers stat(const std::string& c, const std::string& b) {
+  UserBuffers u;
+  u.request = rq::stat(c, b).SerializeAsString();
+  u.response_len = 256;
+  return u;
+}
+
+// A session whose clock only moves when the test says so.
+struct ClockedSession {
+  ClockedSession() : s(config()) {}
+  vh::SessionConfig config() {
+    vh::SessionConfig c;
+    c.clock = [this] { return now; };
+    return c;
+  }
+  vd::DeviceClock::time_point now = vd::DeviceClock::time_point{} + 5000h;
+  BlobSession s;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(blob_requests_and_completions_travel_through_the_rings) {
+  BlobSession s;
+  s.post(create_container("c"), 1);
+  s.f.session->poll();
+  auto done = s.read_completions();
+  BOOST_REQUIRE_EQUAL(done.size(), 1u);
+  BOOST_TEST(done[0].trans_id == 1u);
+  BOOST_TEST(done[0].completion.error == 0u);
+
+  std::vector<std::byte> data(9000);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::byte>(i * 7 + i / 251);
+  UserBuffers u;
+  u.request = rq::put("c", "b", data.size()).SerializeAsString();
+  u.data = data;
+  u.data_valid = static_cast<std::uint32_t>(data.size());
+  u.data_page_offset = 3000;
+  const auto before = s.f.count_signals(kVectorChannel);
+  s.post(u, 2);
+  s.f.session->poll();
+  BOOST_TEST(s.f.count_signals(kVectorChannel) == before + 1);  // one completion, one signal
+  done = s.read_completions();
+  BOOST_REQUIRE_EQUAL(done.size(), 1u);
+  BOOST_TEST(done[0].trans_id == 2u);
+
+  UserBuffers g;
+  g.request = rq::get("c", "b").SerializeAsString();
+  g.data = std::vector<std::byte>(12000);
+  const LaidOut got = s.post(g, 3);
+  s.f.session->poll();
+  done = s.read_completions();
+  BOOST_REQUIRE_EQUAL(done.size(), 1u);
+  BOOST_REQUIRE_EQUAL(done[0].completion.error, 0u);
+  const auto response = s.response_of(got, done[0]);
+  BOOST_TEST(response.get().length() == data.size());
+  BOOST_TEST((s.guest.data(got, data.size()) == data));
+  BOOST_TEST(s.f.session->stats().packets_written == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_host_to_guest_ring_holds_completions_in_order_until_the_guest_reads) {
+  BlobSession s;
+  s.post(create_container("c"), 1);
+  s.f.session->poll();
+  BOOST_REQUIRE_EQUAL(s.read_completions().size(), 1u);
+
+  // The guest keeps sending and does not read its ring: 8 KiB holds about
+  // 200 completions of 40 bytes; the rest must wait in the model.
+  constexpr std::uint64_t kRequests = 300;
+  const UserBuffers u = stat("c", "none");
+  std::uint64_t id = 100;
+  for (std::uint64_t batch = 0; batch < kRequests / 50; ++batch) {
+    for (int i = 0; i < 50; ++i) s.post(u, id++);
+    s.f.session->poll();
+    while (s.f.session->busy()) s.f.session->poll();
+  }
+  BOOST_TEST(s.blob.pending() > 0u);
+  BOOST_TEST(s.blob.counters().completions + s.blob.pending() == kRequests + 1);
+  BOOST_TEST(s.blob.counters().dropped == 0u);
+
+  std::vector<std::uint64_t> seen;
+  int rounds = 0;
+  while (seen.size() < kRequests) {
+    BOOST_REQUIRE_MESSAGE(++rounds < 20, "completions stopped coming: " << seen.size());
+    bool crossed = false;
+    for (const Got& g : s.read_completions(&crossed)) {
+      BOOST_TEST(g.completion.error == 0u);
+      seen.push_back(g.trans_id);
+    }
+    if (seen.size() == kRequests) break;
+    // The host asked for room (pending_send_sz): the guest's read crossed
+    // it, so the guest signals, and the host sends what waited.
+    BOOST_REQUIRE_MESSAGE(crossed, "the guest read but had no reason to signal");
+    s.f.signal_host(1);
+    s.f.session->poll();
+  }
+  for (std::uint64_t i = 0; i < kRequests; ++i) BOOST_REQUIRE_EQUAL(seen[i], 100 + i);
+  BOOST_TEST(s.blob.pending() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(delayed_completions_run_on_the_session_clock, ClockedSession) {
+  s.blob.set_delay(100ms);
+  s.post(create_container("c"), 1);
+  s.f.session->poll();
+  BOOST_TEST(s.read_completions().empty());
+  BOOST_REQUIRE(s.f.session->next_deadline().has_value());
+  BOOST_TEST((*s.f.session->next_deadline() == now + 100ms));
+  BOOST_TEST(s.blob.describe().find("pending=1") != std::string::npos);
+
+  now += 99ms;
+  s.f.session->poll();
+  BOOST_TEST(s.read_completions().empty());
+  const auto signals = s.f.count_signals(kVectorChannel);
+  now += 1ms;
+  s.f.session->poll();  // no guest signal: the timer alone
+  BOOST_TEST(s.f.count_signals(kVectorChannel) == signals + 1);
+  auto done = s.read_completions();
+  BOOST_REQUIRE_EQUAL(done.size(), 1u);
+  BOOST_TEST(done[0].completion.error == 0u);
+  BOOST_TEST(!s.f.session->next_deadline().has_value());
+
+  // Longer than the request's own timeout: the host gives up at the timeout.
+  s.blob.set_delay(60s);
+  UserBuffers u = create_container("d");
+  u.timeout_ms = 2000;
+  const LaidOut late = s.post(u, 2);
+  s.f.session->poll();
+  BOOST_TEST((*s.f.session->next_deadline() == now + 2000ms));
+  now += 2000ms;
+  s.f.session->poll();
+  done = s.read_completions();
+  BOOST_REQUIRE_EQUAL(done.size(), 1u);
+  BOOST_TEST(done[0].trans_id == 2u);
+  BOOST_TEST(done[0].completion.error == static_cast<std::uint32_t>(bw::WireStatus::kTimedOut));
+  BOOST_TEST(s.blob.store().list_containers({"d", "", 0})->entries.empty());
+  (void)late;
+}
+
+BOOST_FIXTURE_TEST_CASE(closing_the_channel_drops_delayed_answers, ClockedSession) {
+  s.blob.set_delay(1s);
+  s.post(create_container("c"), 1);
+  s.f.session->poll();
+  BOOST_TEST(s.blob.pending() == 1u);
+  w::CloseChannelMsg close{};
+  close.header.msgtype = w::ChannelMessageType::kCloseChannel;
+  close.child_relid = 1;
+  s.f.guest->post(close);
+  s.f.control_round();
+  BOOST_TEST(s.blob.pending() == 0u);
+  BOOST_TEST(s.blob.counters().dropped == 1u);
+  BOOST_TEST(!s.f.session->next_deadline().has_value());
+  now += 2s;
+  s.f.session->poll();
+  BOOST_TEST(s.blob.store().object_count() == 0u);  // it never ran
+}
