@@ -14,6 +14,8 @@ packages=(
   # guest: emulator, initramfs, and what Debian's kbuild needs to build modules
   qemu-system-x86 busybox-static cpio kmod gzip util-linux
   gcc-12 libelf1 libssl3 apt dpkg
+  # kernel lint: sparse, and what checkpatch.pl and images/fetch-kernel-source.sh run
+  sparse perl xz-utils tar
 )
 
 missing=()

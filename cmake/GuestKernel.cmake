@@ -39,13 +39,45 @@ add_custom_target(guest_kernel DEPENDS ${_kernel_stamp})
 
 set(VSCSIM_MODULE_OUTPUT_DIR ${CMAKE_BINARY_DIR}/modules)
 
-# vscsim_add_kernel_module(<name> SOURCES Kbuild a.c b.h ...)
+# vscsim_add_kernel_module(<name> SOURCES Kbuild a.c b.h ...
+#                          [INCLUDE_DIRS dir ...] [HEADERS h ...] [USES other_module ...])
 # Copies the sources (one of them the Kbuild file) into the build tree, builds
 # <name>.ko with W=1 against the guest kernel headers, and puts it in
-# build/modules/. Target: kmod_<name>; property KO_FILE holds the .ko path.
+# build/modules/. INCLUDE_DIRS are added to the compiler's search path (HEADERS
+# lists the files there, so a change rebuilds); USES names project modules whose
+# exports this one imports (their Module.symvers gives the symbol CRCs, so the
+# module loads without forcing). Target: kmod_<name>; properties KO_FILE (the
+# .ko), KBUILD_DIR (where it was built) and KBUILD_ARGS (the make arguments,
+# for checks that rebuild it, such as sparse).
 function(vscsim_add_kernel_module name)
-  cmake_parse_arguments(M "" "" "SOURCES" ${ARGN})
+  cmake_parse_arguments(M "" "" "SOURCES;INCLUDE_DIRS;HEADERS;USES" ${ARGN})
   set(work ${CMAKE_CURRENT_BINARY_DIR}/kbuild_${name})
+  set(make_args W=1 CONFIG_DEBUG_INFO_BTF_MODULES=)
+  set(cppflags)
+  foreach(dir IN LISTS M_INCLUDE_DIRS)
+    get_filename_component(abs ${dir} ABSOLUTE)
+    list(APPEND cppflags -I${abs})
+  endforeach()
+  if(cppflags)
+    list(JOIN cppflags " " cppflags)
+    list(APPEND make_args "KCPPFLAGS=${cppflags}")
+  endif()
+  set(symvers)
+  set(deps)
+  foreach(other IN LISTS M_USES)
+    get_target_property(other_dir kmod_${other} KBUILD_DIR)
+    list(APPEND symvers ${other_dir}/Module.symvers)
+    get_target_property(other_ko kmod_${other} KO_FILE)
+    list(APPEND deps ${other_ko})
+  endforeach()
+  if(symvers)
+    list(JOIN symvers " " symvers)
+    list(APPEND make_args "KBUILD_EXTRA_SYMBOLS=${symvers}")
+  endif()
+  foreach(h IN LISTS M_HEADERS)
+    get_filename_component(abs ${h} ABSOLUTE)
+    list(APPEND deps ${abs})
+  endforeach()
   set(ko ${VSCSIM_MODULE_OUTPUT_DIR}/${name}.ko)
   set(copies)
   foreach(src IN LISTS M_SOURCES)
@@ -59,7 +91,7 @@ function(vscsim_add_kernel_module name)
     COMMAND ${CMAKE_COMMAND} -E make_directory ${work} ${VSCSIM_MODULE_OUTPUT_DIR}
     ${copies}
     # No BTF: the headers package ships no vmlinux to base it on.
-    COMMAND env MAKEFLAGS= make -s -C ${VSCSIM_KERNEL_BUILD_DIR} M=${work} W=1 CONFIG_DEBUG_INFO_BTF_MODULES= modules
+    COMMAND env MAKEFLAGS= make -s -C ${VSCSIM_KERNEL_BUILD_DIR} M=${work} ${make_args} modules
     COMMAND ${CMAKE_COMMAND} -E copy ${work}/${name}.ko ${ko}
     DEPENDS ${deps} ${CMAKE_SOURCE_DIR}/images/guest-kernel.env
     COMMENT "Building kernel module ${name}.ko for ${VSCSIM_KERNEL_RELEASE}"
@@ -67,7 +99,11 @@ function(vscsim_add_kernel_module name)
   add_custom_target(kmod_${name} ALL DEPENDS ${ko})
   # Ordering only: the stamp is a file of another directory's custom command.
   add_dependencies(kmod_${name} guest_kernel)
-  set_target_properties(kmod_${name} PROPERTIES KO_FILE ${ko})
+  foreach(other IN LISTS M_USES)
+    add_dependencies(kmod_${name} kmod_${other})
+  endforeach()
+  set_target_properties(kmod_${name} PROPERTIES KO_FILE ${ko} KBUILD_DIR ${work}
+                        KBUILD_ARGS "${make_args}")
   # Every project module goes into the guest initramfs (images/CMakeLists.txt).
   set_property(GLOBAL APPEND PROPERTY VSCSIM_GUEST_MODULES ${ko})
   set_property(GLOBAL APPEND PROPERTY VSCSIM_GUEST_MODULE_TARGETS kmod_${name})
