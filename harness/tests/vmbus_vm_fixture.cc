@@ -164,11 +164,12 @@ wait_go() { n=0; while ! read -r _ <"$agent"; do n=$((n+1)); [ $n -ge 600 ] && r
 launcher::LaunchOptions base_options(const std::string& name) { return boot::stock_guest(name, 150s); }
 
 Run boot_with_sim(const std::string& name, const std::string& script, const std::vector<std::string>& sim_commands,
-                  const std::vector<std::string>& kernel_args, const std::vector<std::string>& sim_args) {
+                  const std::vector<std::string>& kernel_args, const std::vector<std::string>& sim_args,
+                  const std::vector<std::string>& modules) {
   Run run;
   boot::BootRequest req;
   req.launch = base_options(name);
-  req.modules = {"vscsim_vmbus"};
+  req.modules = modules;
   req.launch.kernel_args = kernel_args;
   req.launch.run_script = script;
   req.launch.before_qemu_starts = [&](const launcher::BeforeQemuStarts& at) {

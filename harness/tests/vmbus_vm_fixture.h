@@ -78,14 +78,15 @@ struct Run {
 inline const std::vector<std::string> kKeyboardKernelArgs{"vscsim.kmod=evdev",
                                                           "vscsim.force_load=hyperv_keyboard"};
 
-// Boots a guest that loads vscsim_vmbus, then what `kernel_args` asks init for,
-// and runs `script`, with vsp-sim started by the launcher hook (with
-// `sim_args` after its `--device keyboard`) and sent `sim_commands` before
-// QEMU starts.
+// Boots a guest that loads `modules` (project modules, in order), then what
+// `kernel_args` asks init for, and runs `script`, with vsp-sim started by the
+// launcher hook (with `sim_args` after its `--device keyboard`) and sent
+// `sim_commands` before QEMU starts.
 Run boot_with_sim(const std::string& name, const std::string& script,
                   const std::vector<std::string>& sim_commands,
                   const std::vector<std::string>& kernel_args = kKeyboardKernelArgs,
-                  const std::vector<std::string>& sim_args = {});
+                  const std::vector<std::string>& sim_args = {},
+                  const std::vector<std::string>& modules = {"vscsim_vmbus"});
 
 // The guest's "vscsim-run: <word> ..." line, waiting for it.
 std::optional<std::string> run_line(launcher::QemuGuest& g, const std::string& word,
