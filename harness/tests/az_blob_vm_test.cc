@@ -12,7 +12,8 @@
 //   reload        rmmod and insmod with the device bound, then I/O again
 //   quiet         no kernel console line from the driver at all, and no
 //                 BUG/WARNING/oops (console scanner)
-// and, in a second boot, removal under load: a request the host holds,
+// and, in a second boot, a late answer (the host replies after the caller's
+// timeout: counted, harmless, pages released) and removal under load: a request the host holds,
 // then a rescind while a process keeps the device open; the request fails
 // with ENODEV at once (not at its 30 s timeout), the device goes although
 // the file is open, and a reoffer brings a working device back.
@@ -110,6 +111,14 @@ std::string removal_script() {
   return std::string(kPrelude) + R"SH(
 waitfor '[ -c /dev/azure_blob ]' 300 || { echo "no-device"; exit 1; }
 azblob mkc c1 && head -c 8192 /dev/urandom >/tmp/x && azblob put c1/x /tmp/x || { echo "setup FAIL"; exit 1; }
+stats() { cat /sys/kernel/debug/az_blob/*/stats | tr '\n' ' '; }
+echo "late-ready"
+wait_go
+# The host answers 3 s late whatever the 1 s timeout says: the caller gives up,
+# the late answer lands in pages still pinned, and then they are released.
+azblob --timeout 1000 get c1/x /tmp/late 2>/tmp/late.err; echo "late-get rc=$? err=[$(cat /tmp/late.err)]"
+waitfor 'stats | grep -q "late_completions 1 "' 100 && waitfor '[ "$(pinned)" = 0 ]' 50
+echo "late-done pinned=$(pinned) stats=[$(stats)]"
 exec 3</dev/azure_blob
 echo "holding"
 wait_go
@@ -221,7 +230,19 @@ BOOST_AUTO_TEST_CASE(rescind_fails_the_request_in_flight_and_does_not_wait_for_o
   BOOST_REQUIRE_MESSAGE(run.boot.report.ok(), run.boot.report.error());
   GoLine go(g);
 
-  need(g, "holding", 120s);
+  // Catalogue item 2: a late completion after the caller timed out.
+  need(g, "late-ready", 120s);
+  BOOST_REQUIRE_EQUAL(run.sim->ask(std::string("blob-delay ") + kBlobRelid + " 3000 late"), "ok");
+  BOOST_REQUIRE(go.go());
+  const std::string late = need(g, "late-get", 60s);
+  BOOST_TEST(has(late, "rc=1"), late);
+  BOOST_TEST(has(late, "ETIMEDOUT"), late);
+  const std::string late_done = need(g, "late-done", 60s);
+  BOOST_TEST_MESSAGE(late_done);
+  BOOST_TEST(has(late_done, "pinned=0 "), late_done);
+  BOOST_TEST(has(late_done, "timeouts 1 late_completions 1 "), late_done);
+
+  need(g, "holding", 60s);
   // The host sits on the next request (longer than its 30 s timeout).
   BOOST_REQUIRE_EQUAL(run.sim->ask(std::string("blob-delay ") + kBlobRelid + " 120000"), "ok");
   BOOST_REQUIRE(go.go());

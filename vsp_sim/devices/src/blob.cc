@@ -98,7 +98,7 @@ void Blob::schedule(std::uint64_t trans_id, std::optional<Work> work, WireStatus
   }
   const std::chrono::milliseconds timeout(timeout_ms);
   DeviceClock::time_point due = now_ + delay_;
-  if (timeout_ms != 0 && delay_ > timeout) {
+  if (delay_mode_ == DelayMode::kHonourTimeout && timeout_ms != 0 && delay_ > timeout) {
     // The host would answer too late: it gives up at the timeout instead,
     // and the operation never runs.
     due = now_ + timeout;
@@ -231,9 +231,10 @@ void Blob::resume() { flush(); }
 std::string Blob::describe() const {
   const BlobCounters& c = counters_;
   return fmt::format(
-      "kind=blob state={} delay_ms={} requests={} completions={} pending={} bad_packets={} "
+      "kind=blob state={} delay_ms={}{} requests={} completions={} pending={} bad_packets={} "
       "invalid={} timed_out={} dropped={} bytes_in={} bytes_out={} store_bytes={}",
-      port_ != nullptr ? "open" : "closed", delay_.count(), c.requests, c.completions, pending(),
+      port_ != nullptr ? "open" : "closed", delay_.count(),
+      delay_mode_ == DelayMode::kIgnoreTimeout ? " (late)" : "", c.requests, c.completions, pending(),
       c.bad_packets, c.invalid, c.timed_out, c.dropped, c.bytes_in, c.bytes_out,
       store_->used_bytes());
 }

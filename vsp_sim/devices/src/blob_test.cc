@@ -399,6 +399,28 @@ BOOST_FIXTURE_TEST_CASE(a_delayed_request_runs_at_its_time_and_one_past_its_time
   (void)slow;
 }
 
+BOOST_FIXTURE_TEST_CASE(a_late_delay_answers_after_the_timeout_and_runs_the_request, Fixture) {
+  BOOST_REQUIRE_EQUAL(call(create_req("c")).response.status(), pb::OK);
+  port.sent.clear();
+  blob.set_delay(3000ms, vd::Blob::DelayMode::kIgnoreTimeout);
+  BOOST_TEST(blob.describe().find("delay_ms=3000 (late)") != std::string::npos, blob.describe());
+  UserBuffers u;
+  u.request = put_req("c", "ignored-timeout", 3);
+  u.data = pattern(3);
+  u.data_valid = 3;
+  u.timeout_ms = 1000;
+  send(u, 31);
+  BOOST_TEST((*blob.next_deadline() == kT0 + 3000ms));
+  blob.tick(kT0 + 1000ms);
+  BOOST_TEST(port.sent.empty());  // the guest's timeout passes unanswered
+  blob.tick(kT0 + 3000ms);
+  BOOST_REQUIRE_EQUAL(port.sent.size(), 1u);
+  BOOST_TEST(port.sent[0].trans_id == 31u);
+  BOOST_TEST(port.sent[0].completion().error == 0u);
+  BOOST_TEST(blob.store().stat("c", "ignored-timeout").ok());
+  BOOST_TEST(blob.counters().timed_out == 0u);
+}
+
 BOOST_FIXTURE_TEST_CASE(closing_the_channel_drops_what_waits, Fixture) {
   blob.set_delay(50ms);
   UserBuffers u;

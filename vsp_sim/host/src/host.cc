@@ -247,15 +247,17 @@ std::string Host::command(std::string_view line) {
     return "ok";
   }
   if (cmd == "blob-delay") {
-    if (w.size() != 3) return error("usage: blob-delay <relid> <ms>");
+    const bool late = w.size() == 4 && w[3] == "late";
+    if (w.size() != 3 && !late) return error("usage: blob-delay <relid> <ms> [late]");
     const auto relid = parse_number(w[1]);
     if (!relid) return error(fmt::format("'{}' is not a relid", w[1]));
     const auto ms = parse_number(w[2]);
     if (!ms) return error(fmt::format("'{}' is not a number of milliseconds", w[2]));
     auto* blob = dynamic_cast<devices::Blob*>(device_at(*relid));
     if (blob == nullptr) return error(fmt::format("relid {} is not a blob device", *relid));
-    blob->set_delay(std::chrono::milliseconds(*ms));
-    log::logf(log::Level::kInfo, "control: blob-delay {} {} ms", *relid, *ms);
+    blob->set_delay(std::chrono::milliseconds(*ms),
+                    late ? devices::Blob::DelayMode::kIgnoreTimeout : devices::Blob::DelayMode::kHonourTimeout);
+    log::logf(log::Level::kInfo, "control: blob-delay {} {} ms{}", *relid, *ms, late ? " (late: timeouts ignored)" : "");
     return "ok";
   }
   return error(fmt::format("unknown command '{}' (try help)", cmd));

@@ -73,6 +73,9 @@ BOOST_AUTO_TEST_CASE(blob_delay_sets_the_delay_of_the_blob_at_a_relid) {
   BOOST_TEST(host.command("blob-delay 2 250") == "ok");
   BOOST_TEST(host.command("state").find("kind=blob state=closed delay_ms=250") != std::string::npos,
              host.command("state"));
+  BOOST_TEST(host.command("blob-delay 2 300 late") == "ok");
+  BOOST_TEST(host.command("state").find("delay_ms=300 (late)") != std::string::npos, host.command("state"));
+  BOOST_TEST(starts_with(host.command("blob-delay 2 300 early"), "error usage"));
   BOOST_TEST(starts_with(host.command("blob-delay 1 5"), "error relid 1 is not a blob device"));
   BOOST_TEST(starts_with(host.command("blob-delay 3 5"), "error relid 3 is not a blob device"));
   BOOST_TEST(starts_with(host.command("blob-delay 2"), "error usage"));

@@ -19,7 +19,10 @@
 // a request arriving at t completes at t + delay; if that is later than
 // t + timeout_ms (and timeout_ms > 0), it completes at t + timeout_ms with
 // wire status 2 instead and the operation never runs. Guest memory is read
-// and written when the request runs, not when it arrives.
+// and written when the request runs, not when it arrives. A late delay
+// (set_delay(d, DelayMode::kIgnoreTimeout), `blob-delay <relid> <ms> late`)
+// is a misbehaving host: it answers at t + delay whatever timeout_ms says, so
+// the answer may reach a guest that gave up long ago.
 //
 // Completions leave in the order they become ready. One that finds the
 // host-to-guest ring full waits in the model (with all after it) until
@@ -80,7 +83,11 @@ class Blob final : public Device {
   void resume() override;
 
   // Completion delay for requests that arrive from now on (0: at once).
-  void set_delay(std::chrono::milliseconds delay) { delay_ = delay; }
+  enum class DelayMode { kHonourTimeout, kIgnoreTimeout };
+  void set_delay(std::chrono::milliseconds delay, DelayMode mode = DelayMode::kHonourTimeout) {
+    delay_ = delay;
+    delay_mode_ = mode;
+  }
   [[nodiscard]] std::chrono::milliseconds delay() const { return delay_; }
 
   [[nodiscard]] const BlobCounters& counters() const { return counters_; }
@@ -117,6 +124,7 @@ class Blob final : public Device {
   wire::Guid instance_;
   ChannelPort* port_ = nullptr;
   std::chrono::milliseconds delay_{0};
+  DelayMode delay_mode_ = DelayMode::kHonourTimeout;
   DeviceClock::time_point now_{};
   // Due time -> request; equal times keep their arrival order.
   std::multimap<DeviceClock::time_point, Delayed> delayed_;

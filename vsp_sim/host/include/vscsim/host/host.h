@@ -19,11 +19,13 @@
 //   key <scancode> [down|up|press]
 //                         a keystroke on the first keyboard (set-1 make code,
 //                         0xE0xx for E0-prefixed keys; default press)
-//   blob-delay <relid> <ms>
+//   blob-delay <relid> <ms> [late]
 //                         the blob device at <relid> completes requests that
 //                         arrive from now on after <ms> ms (0: at once); one
 //                         whose timeout_ms is shorter fails at its timeout
-//                         with wire status 2 (docs/azure-blob.md section 4).
+//                         with wire status 2 (docs/azure-blob.md section 4),
+//                         unless `late`: then it is answered after <ms> ms
+//                         anyway (a host answering a guest that gave up).
 //                         Works with or without a guest: without a session,
 //                         relid n is the n-th --device.
 //   help                  ok <the command names>
