@@ -13,7 +13,8 @@
 //   quiet         no kernel console line from the driver at all, and no
 //                 BUG/WARNING/oops (console scanner)
 // and, in a second boot, a late answer (the host replies after the caller's
-// timeout: counted, harmless, pages released) and removal under load: a request the host holds,
+// timeout: counted, harmless, pages released), stray completions (id 0,
+// unknown, short: dropped and counted), and removal under load: a request the host holds,
 // then a rescind while a process keeps the device open; the request fails
 // with ENODEV at once (not at its 30 s timeout), the device goes although
 // the file is open, and a reoffer brings a working device back.
@@ -119,6 +120,11 @@ wait_go
 azblob --timeout 1000 get c1/x /tmp/late 2>/tmp/late.err; echo "late-get rc=$? err=[$(cat /tmp/late.err)]"
 waitfor 'stats | grep -q "late_completions 1 "' 100 && waitfor '[ "$(pinned)" = 0 ]' 50
 echo "late-done pinned=$(pinned) stats=[$(stats)]"
+echo "inject-ready"
+wait_go
+waitfor 'stats | grep -q "bad_ids 3 "' 100
+echo "inject-done stats=[$(stats)]"
+azblob get c1/x /tmp/after && cmp /tmp/x /tmp/after && echo "inject-io ok" || echo "inject-io FAIL"
 exec 3</dev/azure_blob
 echo "holding"
 wait_go
@@ -241,6 +247,18 @@ BOOST_AUTO_TEST_CASE(rescind_fails_the_request_in_flight_and_does_not_wait_for_o
   BOOST_TEST_MESSAGE(late_done);
   BOOST_TEST(has(late_done, "pinned=0 "), late_done);
   BOOST_TEST(has(late_done, "timeouts 1 late_completions 1 "), late_done);
+
+  // Completions nobody asked for: id 0, an id never issued, a short one with
+  // a free id. The driver drops and counts them (VMBUS_RQST_ERROR from the
+  // requestor table) and goes on working.
+  need(g, "inject-ready", 60s);
+  for (const char* inject : {" 0", " 424242", " 1 4"}) {
+    BOOST_REQUIRE_EQUAL(run.sim->ask(std::string("blob-inject ") + kBlobRelid + inject), "ok");
+  }
+  BOOST_REQUIRE(go.go());
+  const std::string injected = need(g, "inject-done", 60s);
+  BOOST_TEST(has(injected, "bad_ids 3 bad_packets 0 "), injected);
+  BOOST_TEST(need(g, "inject-io", 60s) == "vscsim-run: inject-io ok");
 
   need(g, "holding", 60s);
   // The host sits on the next request (longer than its 30 s timeout).

@@ -179,6 +179,19 @@ void Blob::complete(std::uint64_t trans_id, WireStatus status, std::uint32_t res
                                     static_cast<std::uint32_t>(status), response_len}});
 }
 
+Result<void, std::string> Blob::inject_completion(std::uint64_t trans_id,
+                                                 std::uint32_t payload_bytes) {
+  if (port_ == nullptr) return Err(std::string("the channel is not open"));
+  const blob_wire::Completion c{blob_wire::kCompletionLength,
+                                static_cast<std::uint32_t>(WireStatus::kSuccess), 0};
+  const auto bytes = std::as_bytes(std::span(&c, 1));
+  const SendStatus sent = port_->send(wire::PacketType::kCompletion, 0, trans_id,
+                                      bytes.first(std::min<std::size_t>(payload_bytes, bytes.size())));
+  if (sent != SendStatus::kOk) return Err(fmt::format("not sent: ring {}", name(sent)));
+  ++counters_.injected;
+  return {};
+}
+
 void Blob::flush() {
   // Bounded by the queue's length: each round sends one or stops.
   while (!ready_.empty() && port_ != nullptr) {
@@ -232,10 +245,10 @@ std::string Blob::describe() const {
   const BlobCounters& c = counters_;
   return fmt::format(
       "kind=blob state={} delay_ms={}{} requests={} completions={} pending={} bad_packets={} "
-      "invalid={} timed_out={} dropped={} bytes_in={} bytes_out={} store_bytes={}",
+      "invalid={} timed_out={} dropped={} bytes_in={} bytes_out={} injected={} store_bytes={}",
       port_ != nullptr ? "open" : "closed", delay_.count(),
       delay_mode_ == DelayMode::kIgnoreTimeout ? " (late)" : "", c.requests, c.completions, pending(),
-      c.bad_packets, c.invalid, c.timed_out, c.dropped, c.bytes_in, c.bytes_out,
+      c.bad_packets, c.invalid, c.timed_out, c.dropped, c.bytes_in, c.bytes_out, c.injected,
       store_->used_bytes());
 }
 

@@ -421,6 +421,26 @@ BOOST_FIXTURE_TEST_CASE(a_late_delay_answers_after_the_timeout_and_runs_the_requ
   BOOST_TEST(blob.counters().timed_out == 0u);
 }
 
+BOOST_FIXTURE_TEST_CASE(an_injected_completion_carries_the_given_id_and_length, Fixture) {
+  BOOST_REQUIRE(blob.inject_completion(0, 12).ok());
+  BOOST_REQUIRE(blob.inject_completion(424242, 4).ok());
+  BOOST_REQUIRE_EQUAL(port.sent.size(), 2u);
+  BOOST_TEST((port.sent[0].type == w::PacketType::kCompletion));
+  BOOST_TEST(port.sent[0].trans_id == 0u);
+  BOOST_TEST(port.sent[0].completion().error == 0u);
+  BOOST_TEST(port.sent[1].trans_id == 424242u);
+  BOOST_TEST(port.sent[1].payload.size() == 4u);  // a short completion
+  BOOST_TEST(blob.counters().injected == 2u);
+  BOOST_TEST(blob.describe().find("injected=2") != std::string::npos);
+  port.status = vd::SendStatus::kFull;
+  const auto full = blob.inject_completion(1, 12);
+  BOOST_REQUIRE(!full.ok());
+  BOOST_TEST(full.error().find("full") != std::string::npos, full.error());
+  blob.close();
+  BOOST_TEST(!blob.inject_completion(1, 12).ok());
+  BOOST_TEST(blob.counters().injected == 2u);
+}
+
 BOOST_FIXTURE_TEST_CASE(closing_the_channel_drops_what_waits, Fixture) {
   blob.set_delay(50ms);
   UserBuffers u;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -200,7 +201,7 @@ std::string Host::command(std::string_view line) {
   const auto w = words(line);
   if (w.empty()) return error("empty command");
   const std::string_view cmd = w[0];
-  if (cmd == "help") return "ok state rescind reoffer fail-open key blob-delay help";
+  if (cmd == "help") return "ok state rescind reoffer fail-open key blob-delay blob-inject help";
   if (cmd == "state") return state();
 
   if (cmd == "rescind" || cmd == "reoffer" || cmd == "fail-open") {
@@ -258,6 +259,22 @@ std::string Host::command(std::string_view line) {
     blob->set_delay(std::chrono::milliseconds(*ms),
                     late ? devices::Blob::DelayMode::kIgnoreTimeout : devices::Blob::DelayMode::kHonourTimeout);
     log::logf(log::Level::kInfo, "control: blob-delay {} {} ms{}", *relid, *ms, late ? " (late: timeouts ignored)" : "");
+    return "ok";
+  }
+  if (cmd == "blob-inject") {
+    if (w.size() != 3 && w.size() != 4) return error("usage: blob-inject <relid> <trans_id> [<payload_bytes>]");
+    const auto relid = parse_number(w[1]);
+    if (!relid) return error(fmt::format("'{}' is not a relid", w[1]));
+    const auto id = parse_number(w[2]);
+    if (!id) return error(fmt::format("'{}' is not a transaction id", w[2]));
+    std::optional<std::uint64_t> bytes = devices::blob_wire::kCompletionLength;
+    if (w.size() == 4 && !(bytes = parse_number(w[3]))) return error(fmt::format("'{}' is not a byte count", w[3]));
+    auto* blob = dynamic_cast<devices::Blob*>(device_at(*relid));
+    if (blob == nullptr) return error(fmt::format("relid {} is not a blob device", *relid));
+    auto r = blob->inject_completion(*id, static_cast<std::uint32_t>(std::min<std::uint64_t>(*bytes, 64)));
+    if (session_) session_->flush();
+    if (!r.ok()) return error(r.error());
+    log::logf(log::Level::kInfo, "control: blob-inject relid {} trans_id {} ({} bytes)", *relid, *id, *bytes);
     return "ok";
   }
   return error(fmt::format("unknown command '{}' (try help)", cmd));

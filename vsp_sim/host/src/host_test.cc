@@ -82,6 +82,11 @@ BOOST_AUTO_TEST_CASE(blob_delay_sets_the_delay_of_the_blob_at_a_relid) {
   BOOST_TEST(starts_with(host.command("blob-delay 2 soon"), "error 'soon'"));
   BOOST_TEST(starts_with(host.command("blob-delay x 5"), "error 'x' is not a relid"));
   BOOST_TEST(host.command("blob-delay 2 0") == "ok");
+  // Injection needs an open channel; the arguments are checked first.
+  BOOST_TEST(starts_with(host.command("blob-inject 2 7"), "error the channel is not open"), host.command("blob-inject 2 7"));
+  BOOST_TEST(starts_with(host.command("blob-inject 1 7"), "error relid 1 is not a blob device"));
+  BOOST_TEST(starts_with(host.command("blob-inject 2 x"), "error 'x' is not a transaction id"));
+  BOOST_TEST(starts_with(host.command("blob-inject 2"), "error usage"));
 }
 
 BOOST_AUTO_TEST_CASE(host_maps_guest_ram_only_when_the_guest_connects) {

@@ -43,6 +43,7 @@
 
 #include "vscsim/blobstore/store.h"
 #include "vscsim/devices/blob_wire.h"
+#include "vscsim/base/result.h"
 #include "vscsim/devices/device.h"
 #include "vscsim/memory/address.h"
 
@@ -57,6 +58,7 @@ struct BlobCounters {
   std::uint64_t dropped = 0;      // never completed: over the cap, or the channel closed
   std::uint64_t bytes_in = 0;     // put data copied out of guest pages
   std::uint64_t bytes_out = 0;    // get data written into guest pages
+  std::uint64_t injected = 0;     // stray completions sent on purpose (inject_completion)
 };
 
 class Blob final : public Device {
@@ -89,6 +91,13 @@ class Blob final : public Device {
     delay_mode_ = mode;
   }
   [[nodiscard]] std::chrono::milliseconds delay() const { return delay_; }
+
+  // Sends a completion nobody asked for (a host bug the guest must survive):
+  // `trans_id` as given (0, unknown, stale), the first `payload_bytes` bytes
+  // (at most 12) of a success completion. Fails unless the channel is open
+  // and the ring has room.
+  [[nodiscard]] Result<void, std::string> inject_completion(std::uint64_t trans_id,
+                                                            std::uint32_t payload_bytes);
 
   [[nodiscard]] const BlobCounters& counters() const { return counters_; }
   // Requests waiting for their time or for ring space.

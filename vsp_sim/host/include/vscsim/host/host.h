@@ -26,6 +26,11 @@
 //                         with wire status 2 (docs/azure-blob.md section 4),
 //                         unless `late`: then it is answered after <ms> ms
 //                         anyway (a host answering a guest that gave up).
+//   blob-inject <relid> <trans_id> [<payload_bytes>]
+//                         a completion nobody asked for on the blob device at
+//                         <relid>: that id (0, unknown, stale), the first
+//                         <payload_bytes> (default 12) bytes of a success
+//                         completion; the guest must ignore it
 //                         Works with or without a guest: without a session,
 //                         relid n is the n-th --device.
 //   help                  ok <the command names>
