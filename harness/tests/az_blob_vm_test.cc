@@ -28,10 +28,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <sstream>
 #include <string>
 
 #include "vmbus_vm_fixture.h"
+#include "vscsim/checkers/request_accounting.h"
 
 using namespace vscsim;
 using namespace vscsim::vmtest;
@@ -161,6 +163,20 @@ void check_quiet(const std::string& console) {
 
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
+// The simulator's packet trace, accounted (only the blob channels: relid 1 is
+// the keyboard, whose protocol never sends completions).
+checkers::AccountingReport accounting(launcher::QemuGuest& g, const SimProcess& sim,
+                                      const std::set<std::uint32_t>& relids) {
+  const auto path = g.run_dir() / "trace.jsonl";
+  const std::string answer = sim.ask("trace-dump " + path.string());
+  BOOST_REQUIRE_MESSAGE(answer.rfind("ok ", 0) == 0, answer);
+  auto r = checkers::account_requests(read_file(path), relids);
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error()));
+  BOOST_TEST_MESSAGE("request accounting: " << r->summary());
+  for (const auto& f : r->findings) BOOST_TEST_MESSAGE("  " << f);
+  return *r;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(round_trips_bad_inputs_concurrency_and_reload) {
@@ -217,6 +233,14 @@ BOOST_AUTO_TEST_CASE(round_trips_bad_inputs_concurrency_and_reload) {
 
   std::string state;
   BOOST_TEST(run.sim->wait_state({"kind=blob", "channel=open"}, 5s, &state), state);
+  // Every request the driver sent was answered exactly once, ids never reused in flight.
+  const auto acc = accounting(g, *run.sim, {2, 3});
+  BOOST_TEST(acc.requests > 200u);
+  BOOST_TEST(acc.completions == acc.requests);
+  BOOST_TEST(acc.unanswered == 0u);
+  BOOST_TEST(acc.stray_completions == 0u);
+  BOOST_TEST(acc.guest_clean(), acc.summary());
+  BOOST_TEST(!acc.truncated);
   boot::check_console(g, run.boot.report);
   BOOST_TEST(run.boot.report.console_findings_size() == 0, run.boot.report.error());
   check_quiet(g.console());
@@ -285,6 +309,13 @@ BOOST_AUTO_TEST_CASE(rescind_fails_the_request_in_flight_and_does_not_wait_for_o
   BOOST_REQUIRE(go.go());
   BOOST_TEST(need(g, "back", 60s) == "vscsim-run: back ok");
   BOOST_TEST(run_line(g, "exit=0", 10s).has_value());
+  // The trace agrees: the three injected completions are the only strays, the
+  // held request was open at the rescind, and nothing went out after it.
+  const auto acc = accounting(g, *run.sim, {2});
+  BOOST_TEST(acc.stray_completions == 3u, acc.summary());
+  BOOST_TEST(acc.unanswered_at_rescind == 1u, acc.summary());
+  BOOST_TEST(acc.unanswered == 0u, acc.summary());
+  BOOST_TEST(acc.guest_clean(), acc.summary());
 
   boot::check_console(g, run.boot.report);
   BOOST_TEST(run.boot.report.console_findings_size() == 0, run.boot.report.error());

@@ -244,3 +244,47 @@ BOOST_FIXTURE_TEST_CASE(closing_the_channel_drops_delayed_answers, ClockedSessio
   s.f.session->poll();
   BOOST_TEST(s.blob.store().object_count() == 0u);  // it never ran
 }
+
+// The packet trace sees the whole conversation: the channel messages of the
+// open, the request (GPA-direct, its id) and its completion (the same id).
+BOOST_AUTO_TEST_CASE(the_packet_trace_records_messages_requests_and_completions) {
+  vh::PacketTrace trace(1024);
+  vh::SessionConfig config;
+  config.trace = &trace;
+  BlobSession s(config);
+  s.post(create_container("c"), 77);
+  s.f.session->poll();
+  BOOST_REQUIRE_EQUAL(s.read_completions().size(), 1u);
+
+  using K = vh::TraceEvent::Kind;
+  auto count = [&](K kind, std::uint32_t type) {
+    return std::count_if(trace.events().begin(), trace.events().end(),
+                         [&](const vh::TraceEvent& e) { return e.kind == kind && e.type == type; });
+  };
+  const auto msg = [](w::ChannelMessageType t) { return static_cast<std::uint32_t>(t); };
+  BOOST_TEST(count(K::kHostMessage, msg(w::ChannelMessageType::kOfferChannel)) == 1);
+  BOOST_TEST(count(K::kGuestMessage, msg(w::ChannelMessageType::kOpenChannel)) == 1);
+  BOOST_TEST(count(K::kHostMessage, msg(w::ChannelMessageType::kOpenChannelResult)) == 1);
+  const auto& ev = trace.events();
+  const auto request = std::find_if(ev.begin(), ev.end(), [](const vh::TraceEvent& e) {
+    return e.kind == K::kGuestPacket;
+  });
+  BOOST_REQUIRE(request != ev.end());
+  BOOST_TEST(request->type == static_cast<std::uint32_t>(w::PacketType::kDataUsingGpaDirect));
+  BOOST_TEST(request->trans_id == 77u);
+  BOOST_TEST(request->relid == 1u);
+  const auto completion = std::find_if(request, ev.end(), [](const vh::TraceEvent& e) {
+    return e.kind == K::kHostPacket;
+  });
+  BOOST_REQUIRE(completion != ev.end());
+  BOOST_TEST(completion->type == static_cast<std::uint32_t>(w::PacketType::kCompletion));
+  BOOST_TEST(completion->trans_id == 77u);
+  BOOST_TEST(completion->length == sizeof(bw::Completion));
+  BOOST_TEST(completion->t_ns >= request->t_ns);
+  // Opening messages name the channel they are about.
+  for (const auto& e : ev) {
+    if (e.kind == K::kGuestMessage && e.type == msg(w::ChannelMessageType::kOpenChannel)) {
+      BOOST_TEST(e.relid == 1u);
+    }
+  }
+}

@@ -128,7 +128,9 @@ Host::Host(std::string guest_ram_path, std::vector<std::unique_ptr<devices::Devi
            SessionConfig config)
     : guest_ram_path_(std::move(guest_ram_path)),
       devices_(std::move(devices)),
-      config_(std::move(config)) {}
+      config_(std::move(config)) {
+  if (config_.trace == nullptr) config_.trace = &trace_;
+}
 
 Result<void, std::string> Host::guest_connected(const Bar2& bar2, SignalGuest signal) {
   session_.reset();
@@ -201,7 +203,7 @@ std::string Host::command(std::string_view line) {
   const auto w = words(line);
   if (w.empty()) return error("empty command");
   const std::string_view cmd = w[0];
-  if (cmd == "help") return "ok state rescind reoffer fail-open key blob-delay blob-inject help";
+  if (cmd == "help") return "ok state rescind reoffer fail-open key blob-delay blob-inject trace-dump trace-clear help";
   if (cmd == "state") return state();
 
   if (cmd == "rescind" || cmd == "reoffer" || cmd == "fail-open") {
@@ -259,6 +261,16 @@ std::string Host::command(std::string_view line) {
     blob->set_delay(std::chrono::milliseconds(*ms),
                     late ? devices::Blob::DelayMode::kIgnoreTimeout : devices::Blob::DelayMode::kHonourTimeout);
     log::logf(log::Level::kInfo, "control: blob-delay {} {} ms{}", *relid, *ms, late ? " (late: timeouts ignored)" : "");
+    return "ok";
+  }
+  if (cmd == "trace-dump") {
+    if (w.size() != 2) return error("usage: trace-dump <path>");
+    const PacketTrace& t = *config_.trace;
+    if (auto r = t.write_json_lines(std::string(w[1])); !r.ok()) return error(r.error());
+    return fmt::format("ok {} {}", t.events().size(), t.dropped());
+  }
+  if (cmd == "trace-clear") {
+    config_.trace->clear();
     return "ok";
   }
   if (cmd == "blob-inject") {

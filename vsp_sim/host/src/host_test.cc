@@ -89,6 +89,18 @@ BOOST_AUTO_TEST_CASE(blob_delay_sets_the_delay_of_the_blob_at_a_relid) {
   BOOST_TEST(starts_with(host.command("blob-inject 2"), "error usage"));
 }
 
+BOOST_AUTO_TEST_CASE(trace_dump_writes_the_trace_and_names_a_bad_path) {
+  vh::Host host("/nonexistent", one_keyboard());
+  const auto path = std::filesystem::temp_directory_path() / ("host-trace-" + std::to_string(::getpid()) + ".jsonl");
+  BOOST_TEST(host.command("trace-dump " + path.string()) == "ok 0 0");
+  BOOST_TEST(std::filesystem::exists(path));
+  std::filesystem::remove(path);
+  BOOST_TEST(starts_with(host.command("trace-dump /nonexistent/dir/t.jsonl"), "error cannot write"));
+  BOOST_TEST(starts_with(host.command("trace-dump"), "error usage"));
+  BOOST_TEST(host.command("trace-clear") == "ok");
+  BOOST_TEST(host.command("help").find("trace-dump") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(host_maps_guest_ram_only_when_the_guest_connects) {
   vh::testing::GuestRam ram;
   auto region = vscsim::transport::SharedRegion::create(vscsim::transport::layout::kMinRegionSize, 0);

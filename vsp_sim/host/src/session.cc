@@ -19,11 +19,12 @@ Bar2 Bar2::of(const transport::SharedRegion& region) {
 // ---- Channel ----
 
 Session::Channel::Channel(std::uint32_t id, devices::Device& dev, ring::MappedRingPair r,
-                          const memory::GuestMemory& mem)
+                          const memory::GuestMemory& mem, PacketTrace* t)
     : relid(id),
       device(dev),
       rings(std::move(r)),
       memory(mem),
+      trace(t),
       reader(rings.guest_to_host),
       writer(rings.host_to_guest) {}
 
@@ -37,6 +38,10 @@ devices::SendStatus Session::Channel::send(wire::PacketType type, std::uint16_t 
     auto r = writer.write(type, flags, trans_id, payload);
     if (r.ok()) {
       ++uncommitted;
+      if (trace != nullptr) {
+        trace->record({trace->now_ns(), TraceEvent::Kind::kHostPacket, relid, static_cast<std::uint32_t>(type),
+                       flags, trans_id, static_cast<std::uint32_t>(payload.size())});
+      }
       return devices::SendStatus::kOk;
     }
     if (ring::is_corrupt(r.error())) {
@@ -187,6 +192,7 @@ bool Session::try_post(std::span<const std::byte> message) {
 }
 
 void Session::post_message(std::span<const std::byte> message) {
+  if (config_.trace != nullptr) config_.trace->record_message(TraceEvent::Kind::kHostMessage, message);
   // Order is kept: once anything waits, everything after it waits too.
   if (backlog_.empty() && try_post(message)) return;
   ++stats_.messages_backlogged;
@@ -202,6 +208,7 @@ void Session::flush_backlog() {
 void Session::drain_control() {
   const auto result =
       from_guest_.drain(config_.messages_per_drain, [&](std::span<const std::byte> message) {
+        if (config_.trace != nullptr) config_.trace->record_message(TraceEvent::Kind::kGuestMessage, message);
         auto handled = server_.handle_message(message);
         // Protocol errors are counted and logged (rate-limited) by the server.
         if (handled.ok() && handled->type == wire::ChannelMessageType::kRelidReleased) {
@@ -234,7 +241,8 @@ void Session::channel_opened(std::uint32_t relid, const server::RingInfo& ring) 
     broken_[relid] = "ring not mapped: " + rings.error();
     return;
   }
-  auto ch = std::make_unique<Channel>(relid, *dev->second, std::move(rings).value(), memory_);
+  auto ch = std::make_unique<Channel>(relid, *dev->second, std::move(rings).value(), memory_,
+                                     config_.trace);
   if (ch->reader.broken() || ch->writer.broken()) {
     const std::string why =
         ch->reader.broken() ? ch->reader.broken_reason() : ch->writer.broken_reason();
@@ -342,6 +350,11 @@ void Session::service_channel(Channel& ch) {
       }
       --budget;
       ++stats_.packets_read;
+      if (config_.trace != nullptr) {
+        const auto& d = p->descriptor;
+        config_.trace->record({config_.trace->now_ns(), TraceEvent::Kind::kGuestPacket, ch.relid, d.type,
+                               d.flags, d.trans_id, static_cast<std::uint32_t>(p->payload().size())});
+      }
       ch.device.packet(*p);
       if (ch.broken) {
         mark_broken(ch, *ch.broken);

@@ -33,6 +33,10 @@
 //                         completion; the guest must ignore it
 //                         Works with or without a guest: without a session,
 //                         relid n is the n-th --device.
+//   trace-dump <path>     writes the packet trace (every ring packet and
+//                         channel message, PacketTrace::to_json_lines) to
+//                         <path>, whole or not at all: ok <events> <dropped>
+//   trace-clear           empties the trace and restarts its clock
 //   help                  ok <the command names>
 #pragma once
 
@@ -54,8 +58,12 @@ namespace vscsim::host {
 
 class Host {
  public:
+  // Records into config.trace if set, else into a trace of its own.
   Host(std::string guest_ram_path, std::vector<std::unique_ptr<devices::Device>> devices,
        SessionConfig config = {});
+  // Not movable: its session config points at its own trace.
+  Host(Host&&) = delete;
+  Host& operator=(Host&&) = delete;
 
   // A guest peer finished its ivshmem handshake and the region was reset for
   // it: maps guest RAM and starts a session. On failure (RAM file unusable)
@@ -74,6 +82,8 @@ class Host {
   std::string command(std::string_view line);
 
   [[nodiscard]] Session* session() { return session_.get(); }
+  // Every packet and channel message of every session of this host.
+  [[nodiscard]] const PacketTrace& trace() const { return *config_.trace; }
   [[nodiscard]] const std::vector<std::unique_ptr<devices::Device>>& devices() const {
     return devices_;
   }
@@ -88,6 +98,7 @@ class Host {
   SessionConfig config_;
   // Faults asked for while no guest was connected, applied to the next session.
   std::map<std::uint32_t, server::ChannelFaults> next_faults_;
+  PacketTrace trace_;
   std::unique_ptr<Session> session_;
 };
 

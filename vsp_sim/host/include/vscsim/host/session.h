@@ -45,6 +45,7 @@
 
 #include "vscsim/base/result.h"
 #include "vscsim/devices/device.h"
+#include "vscsim/host/packet_trace.h"
 #include "vscsim/memory/guest_memory.h"
 #include "vscsim/ring/ring.h"
 #include "vscsim/server/server.h"
@@ -64,6 +65,9 @@ struct SessionConfig {
   std::uint32_t packets_per_pass = 64;  // per channel
   server::ServerConfig server{};
   SessionClock clock{};  // empty: DeviceClock::now
+  // Where every packet and channel message is recorded (not owned; it
+  // outlives the session). Null: nothing is recorded.
+  PacketTrace* trace = nullptr;
 };
 
 // The BAR2 pieces one session uses (from SharedRegion, or a test's own).
@@ -129,7 +133,7 @@ class Session final : private server::Notifier {
   // An open channel: its mapped rings and the port its model sends through.
   struct Channel final : devices::ChannelPort {
     Channel(std::uint32_t relid, devices::Device& device, ring::MappedRingPair rings,
-            const memory::GuestMemory& memory);
+            const memory::GuestMemory& memory, PacketTrace* trace);
     devices::SendStatus send(wire::PacketType type, std::uint16_t flags, std::uint64_t trans_id,
                              std::span<const std::byte> payload) override;
     const memory::GuestMemory& guest_memory() const override { return memory; }
@@ -138,6 +142,7 @@ class Session final : private server::Notifier {
     devices::Device& device;
     ring::MappedRingPair rings;
     const memory::GuestMemory& memory;
+    PacketTrace* trace;
     ring::RingReader reader;
     ring::RingWriter writer;
     std::uint64_t uncommitted = 0;  // packets written since the last commit
