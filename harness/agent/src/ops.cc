@@ -1,0 +1,319 @@
+#include "ops.h"
+
+#include <fcntl.h>
+#include <linux/az_blob.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "fd_transport.h"
+#include "vscsim/agent/fill.h"
+#include "vscsim/azblob/device.h"
+#include "vscsim/blob.pb.h"
+
+namespace vscsim::agent {
+namespace {
+
+constexpr std::size_t kPage = 4096;
+// BlobCall buffers beyond what the driver accepts in one request are refused
+// before anything is allocated (the client library would refuse them anyway).
+constexpr std::uint64_t kMaxBlobBuffer = std::uint64_t{AZ_BLOB_MAX_PAGES} * kPage;
+constexpr std::uint32_t kDefaultResponseCapacity = 64u << 10;
+// How long a Kill with SIGKILL waits for its target to end before answering.
+constexpr int kKillWaitMs = 10'000;
+
+// An anonymous, page-aligned mapping, unmapped when it goes.
+class Mapping {
+ public:
+  Mapping() = default;
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping() {
+    if (base_ != nullptr) ::munmap(base_, size_);
+  }
+
+  // `length` bytes at `offset` into a fresh mapping (MAP_NORESERVE: a huge
+  // length costs nothing until touched), `bytes` copied to its start.
+  // Length 0 with no bytes is no buffer at all: a null pointer. Returns 0 or an errno.
+  int create(std::uint64_t offset, std::uint64_t length, const std::string& bytes) {
+    const std::uint64_t used = std::max<std::uint64_t>(length, bytes.size());
+    if (used == 0) return 0;
+    size_ = (offset + used + kPage - 1) / kPage * kPage;
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+      size_ = 0;
+      return errno;
+    }
+    base_ = static_cast<std::byte*>(p);
+    buffer_ = base_ + offset;
+    std::memcpy(buffer_, bytes.data(), bytes.size());
+    return 0;
+  }
+
+  [[nodiscard]] std::byte* buffer() const { return buffer_; }
+  [[nodiscard]] std::size_t pages() const { return size_ / kPage; }
+  int unmap_page(std::size_t page) { return ::munmap(base_ + page * kPage, kPage) == 0 ? 0 : errno; }
+  int make_read_only() { return base_ == nullptr || ::mprotect(base_, size_, PROT_READ) == 0 ? 0 : errno; }
+
+ private:
+  std::byte* base_ = nullptr;
+  std::byte* buffer_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+std::uint64_t address_of(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
+
+SharedFd need_slot(const SlotTable& slots, const std::string& slot, OpResult& result) {
+  SharedFd fd = slots.find(slot);
+  if (!fd) set_errno(result, EBADF, "no slot '" + slot + "' in this process");
+  return fd;
+}
+
+void run_open(const Open& op, SlotTable& slots, OpResult& result) {
+  const int flags = static_cast<int>(op.flags() == 0 ? O_RDWR : op.flags());
+  UniqueFd fd(::open(op.path().c_str(), flags | O_CLOEXEC, 0644));
+  if (!fd) return set_errno(result, errno, "open " + op.path());
+  result.set_value(fd.get());
+  if (!slots.add(op.slot(), std::move(fd))) set_errno(result, EEXIST, "slot '" + op.slot() + "' is taken");
+}
+
+void run_dup(const Dup& op, SlotTable& slots, OpResult& result) {
+  const SharedFd fd = need_slot(slots, op.slot(), result);
+  if (!fd) return;
+  UniqueFd copy(::fcntl(fd->get(), F_DUPFD_CLOEXEC, 0));
+  if (!copy) return set_errno(result, errno, "dup of slot '" + op.slot() + "'");
+  result.set_value(copy.get());
+  if (!slots.add(op.new_slot(), std::move(copy))) set_errno(result, EEXIST, "slot '" + op.new_slot() + "' is taken");
+}
+
+void run_ioctl(const Ioctl& op, SlotTable& slots, OpResult& result) {
+  const SharedFd fd = need_slot(slots, op.slot(), result);
+  if (!fd) return;
+  const std::uint32_t request_len = op.request_len() == 0 ? static_cast<std::uint32_t>(op.request().size())
+                                                          : op.request_len();
+  Mapping request, response, data;
+  for (auto [mapping, offset, length, bytes] :
+       {std::tuple{&request, op.request_offset(), request_len, &op.request()},
+        std::tuple{&response, op.response_offset(), op.response_len(), static_cast<const std::string*>(nullptr)},
+        std::tuple{&data, op.data_offset(), op.data_len(), &op.data()}}) {
+    if (const int err = mapping->create(offset, length, bytes ? *bytes : std::string()); err != 0) {
+      return set_errno(result, err, "agent: cannot map a " + std::to_string(length) + "-byte buffer; not sent");
+    }
+  }
+  for (const std::uint32_t page : op.unmapped_pages()) {
+    if (page >= data.pages()) {
+      return set_errno(result, EINVAL,
+                       "agent: page " + std::to_string(page) + " is outside the " + std::to_string(data.pages()) +
+                           "-page data mapping; not sent");
+    }
+    if (const int err = data.unmap_page(page); err != 0) return set_errno(result, err, "agent: munmap; not sent");
+  }
+  if (op.response_read_only()) (void)response.make_read_only();
+  if (op.data_read_only()) (void)data.make_read_only();
+
+  az_blob_request_sync sync{};
+  std::memcpy(sync.guid, op.guid().data(), std::min(op.guid().size(), sizeof sync.guid));
+  sync.timeout = op.timeout_ms();
+  sync.request_len = request_len;
+  sync.response_len = op.response_len();
+  sync.data_len = op.data_len();
+  sync.data_valid = op.data_valid();
+  sync.reserved = op.reserved();
+  sync.request_buffer = op.has_request_address() ? op.request_address() : address_of(request.buffer());
+  sync.response_buffer = op.has_response_address() ? op.response_address() : address_of(response.buffer());
+  sync.data_buffer = op.has_data_address() ? op.data_address() : address_of(data.buffer());
+  const unsigned long cmd = op.cmd() == 0 ? IOCTL_AZ_BLOB_DRIVER_USER_REQUEST : op.cmd();
+
+  const int rc = ::ioctl(fd->get(), cmd, &sync);
+  result.set_value(rc);
+  if (rc < 0) return set_errno(result, errno);
+  result.set_status(sync.response.status);
+  result.set_response_len(sync.response.response_len);
+  // Only our own buffer is read back: a replaced address may point anywhere.
+  if (!op.has_response_address() && response.buffer() != nullptr) {
+    const std::size_t n = std::min<std::size_t>(sync.response.response_len, op.response_len());
+    result.set_data(reinterpret_cast<const char*>(response.buffer()), n);
+  }
+}
+
+std::span<const std::byte> as_bytes(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
+
+void run_blob_call(const BlobCall& op, SlotTable& slots, OpResult& result) {
+  SharedFd fd = need_slot(slots, op.slot(), result);
+  if (!fd) return;
+  const std::uint64_t response_capacity = op.response_capacity() == 0 ? kDefaultResponseCapacity
+                                                                      : op.response_capacity();
+  for (const std::uint64_t size : {op.fill_length(), op.data_capacity(), response_capacity}) {
+    if (size > kMaxBlobBuffer) {
+      return set_errno(result, EINVAL,
+                       "agent: a " + std::to_string(size) + "-byte buffer is over the driver's " +
+                           std::to_string(kMaxBlobBuffer) + "-byte limit; not sent");
+    }
+  }
+  std::vector<std::byte> filled;
+  std::span<const std::byte> data_in = as_bytes(op.data());
+  if (op.fill_length() > 0) {
+    filled = fill_bytes(op.fill_seed(), op.fill_length());
+    data_in = filled;
+  }
+  if (!data_in.empty()) result.set_digest(digest_bytes(sha256(data_in)));
+  std::vector<std::byte> data_out(op.data_capacity());
+  const std::string request = op.request().SerializeAsString();
+
+  azblob::Device device("slot " + op.slot(), std::make_unique<SlotFdTransport>(std::move(fd)));
+  auto answer = device.call(as_bytes(request), response_capacity, data_in, data_out,
+                            std::chrono::milliseconds(op.timeout_ms()));
+  if (!answer.ok()) {
+    const azblob::Error& e = answer.error();
+    switch (e.kind) {
+      case azblob::ErrorKind::kWire: result.set_status(e.wire_status); break;
+      case azblob::ErrorKind::kIoctl: set_errno(result, e.sys_errno); break;
+      case azblob::ErrorKind::kMalformed: set_errno(result, EBADMSG); break;
+      default: set_errno(result, EINVAL); break;  // refused by the library: nothing was sent
+    }
+    result.set_detail(e.message);
+    return;
+  }
+  const std::vector<std::byte>& response = answer.value();
+  result.set_response_len(static_cast<std::uint32_t>(response.size()));
+  if (!result.mutable_blob()->ParseFromArray(response.data(), static_cast<int>(response.size()))) {
+    return set_errno(result, EBADMSG, "the host's response does not decode as a blob.Response");
+  }
+  if (result.blob().has_get()) {
+    const std::size_t n = std::min<std::uint64_t>(result.blob().get().length(), data_out.size());
+    const std::span<const std::byte> got(data_out.data(), n);
+    if (op.digest_only()) {
+      result.set_digest(digest_bytes(sha256(got)));
+    } else {
+      result.set_data(reinterpret_cast<const char*>(got.data()), got.size());
+    }
+  }
+}
+
+void run_write_file(const WriteFile& op, OpResult& result) {
+  UniqueFd fd(::open(op.path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return set_errno(result, errno, "open " + op.path());
+  // One write(2) for the whole buffer where the file takes it: sysfs acts on each write.
+  std::size_t done = 0;
+  while (done < op.data().size()) {
+    const ssize_t n = ::write(fd.get(), op.data().data() + done, op.data().size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      result.set_value(static_cast<std::int64_t>(done));
+      return set_errno(result, n < 0 ? errno : EIO, "write " + op.path());
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  result.set_value(static_cast<std::int64_t>(done));
+}
+
+void run_read_file(const ReadFile& op, OpResult& result) {
+  const std::uint32_t max = op.max_bytes() == 0 ? kDefaultReadBytes : std::min(op.max_bytes(), kMaxReadBytes);
+  UniqueFd fd(::open(op.path().c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return set_errno(result, errno, "open " + op.path());
+  std::string bytes(max, '\0');
+  std::size_t got = 0;
+  while (got < max) {
+    const ssize_t n = ::read(fd.get(), bytes.data() + got, max - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      set_errno(result, errno, "read " + op.path());
+      break;
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  bytes.resize(got);
+  result.set_value(static_cast<std::int64_t>(got));
+  result.set_data(std::move(bytes));
+}
+
+void run_load_module(const LoadModule& op, OpResult& result) {
+  UniqueFd fd(::open(op.path().c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return set_errno(result, errno, "open " + op.path());
+  if (::syscall(SYS_finit_module, fd.get(), op.params().c_str(), 0) != 0) {
+    set_errno(result, errno, "finit_module " + op.path());
+  }
+}
+
+void run_unload_module(const UnloadModule& op, OpResult& result) {
+  // O_NONBLOCK: fail at once if the module is in use (what rmmod does).
+  if (::syscall(SYS_delete_module, op.name().c_str(), O_NONBLOCK) != 0) {
+    set_errno(result, errno, "delete_module " + op.name());
+  }
+}
+
+void run_kill(const Kill& op, UniqueFd pidfd, OpResult& result) {
+  const int signo = op.signal() == 0 ? SIGKILL : op.signal();
+  if (::syscall(SYS_pidfd_send_signal, pidfd.get(), signo, nullptr, 0) != 0) {
+    return set_errno(result, errno, "signal " + std::to_string(signo) + " to process '" + op.process() + "'");
+  }
+  if (signo != SIGKILL) return;
+  // Answer once the target is gone, its files closed, so the host's next step sees it gone.
+  pollfd p{pidfd.get(), POLLIN, 0};
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kKillWaitMs);
+  int n = 0;
+  do {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    n = ::poll(&p, 1, static_cast<int>(std::max<long long>(left.count(), 0)));
+  } while (n < 0 && errno == EINTR);
+  result.set_value(n > 0 ? 1 : 0);
+  if (n <= 0) {
+    result.set_detail("process '" + op.process() + "' was sent SIGKILL but had not ended after " +
+                      std::to_string(kKillWaitMs) + " ms");
+  }
+}
+
+}  // namespace
+
+std::uint64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::string errno_name(int err) {
+  if (err == 0) return "";
+  const char* name = ::strerrorname_np(err);
+  return name != nullptr ? name : "errno " + std::to_string(err);
+}
+
+void set_errno(OpResult& result, int err, const std::string& detail) {
+  result.set_err(err);
+  result.set_errno_name(errno_name(err));
+  if (!detail.empty()) result.set_detail(err == 0 ? detail : detail + ": " + std::strerror(err));
+}
+
+void run_local_op(const Op& op, SlotTable& slots, UniqueFd pidfd, OpResult& result) {
+  switch (op.kind_case()) {
+    case Op::kOpen: return run_open(op.open(), slots, result);
+    case Op::kClose:
+      if (!slots.remove(op.close().slot())) set_errno(result, EBADF, "no slot '" + op.close().slot() + "'");
+      return;
+    case Op::kDup: return run_dup(op.dup(), slots, result);
+    case Op::kIoctl: return run_ioctl(op.ioctl(), slots, result);
+    case Op::kBlob: return run_blob_call(op.blob(), slots, result);
+    case Op::kWriteFile: return run_write_file(op.write_file(), result);
+    case Op::kReadFile: return run_read_file(op.read_file(), result);
+    case Op::kLoadModule: return run_load_module(op.load_module(), result);
+    case Op::kUnloadModule: return run_unload_module(op.unload_module(), result);
+    case Op::kSleep: std::this_thread::sleep_for(std::chrono::milliseconds(op.sleep().ms())); return;
+    case Op::kKill: return run_kill(op.kill(), std::move(pidfd), result);
+    default: return set_errno(result, EINVAL, "agent: not an operation a worker runs on its own");
+  }
+}
+
+}  // namespace vscsim::agent
