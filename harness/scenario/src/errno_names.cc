@@ -1,0 +1,88 @@
+#include "vscsim/scenario/errno_names.h"
+
+#include <cerrno>
+#include <iterator>
+
+namespace vscsim::scenario {
+namespace {
+
+struct ErrnoName {
+  std::string_view name;
+  int number;
+};
+
+// Numbers from the host's <cerrno>: host and guest are both Linux x86-64, so
+// they agree. Canonical names come before their aliases (errno_name() returns
+// the first match).
+#define VSCSIM_ERRNO(e) ErrnoName{#e, e}
+constexpr ErrnoName kErrnoNames[] = {
+    VSCSIM_ERRNO(EPERM),           VSCSIM_ERRNO(ENOENT),          VSCSIM_ERRNO(ESRCH),
+    VSCSIM_ERRNO(EINTR),           VSCSIM_ERRNO(EIO),             VSCSIM_ERRNO(ENXIO),
+    VSCSIM_ERRNO(E2BIG),           VSCSIM_ERRNO(ENOEXEC),         VSCSIM_ERRNO(EBADF),
+    VSCSIM_ERRNO(ECHILD),          VSCSIM_ERRNO(EAGAIN),          VSCSIM_ERRNO(ENOMEM),
+    VSCSIM_ERRNO(EACCES),          VSCSIM_ERRNO(EFAULT),          VSCSIM_ERRNO(ENOTBLK),
+    VSCSIM_ERRNO(EBUSY),           VSCSIM_ERRNO(EEXIST),          VSCSIM_ERRNO(EXDEV),
+    VSCSIM_ERRNO(ENODEV),          VSCSIM_ERRNO(ENOTDIR),         VSCSIM_ERRNO(EISDIR),
+    VSCSIM_ERRNO(EINVAL),          VSCSIM_ERRNO(ENFILE),          VSCSIM_ERRNO(EMFILE),
+    VSCSIM_ERRNO(ENOTTY),          VSCSIM_ERRNO(ETXTBSY),         VSCSIM_ERRNO(EFBIG),
+    VSCSIM_ERRNO(ENOSPC),          VSCSIM_ERRNO(ESPIPE),          VSCSIM_ERRNO(EROFS),
+    VSCSIM_ERRNO(EMLINK),          VSCSIM_ERRNO(EPIPE),           VSCSIM_ERRNO(EDOM),
+    VSCSIM_ERRNO(ERANGE),          VSCSIM_ERRNO(EDEADLK),         VSCSIM_ERRNO(ENAMETOOLONG),
+    VSCSIM_ERRNO(ENOLCK),          VSCSIM_ERRNO(ENOSYS),          VSCSIM_ERRNO(ENOTEMPTY),
+    VSCSIM_ERRNO(ELOOP),           VSCSIM_ERRNO(ENOMSG),          VSCSIM_ERRNO(EIDRM),
+    VSCSIM_ERRNO(ECHRNG),          VSCSIM_ERRNO(EL2NSYNC),        VSCSIM_ERRNO(EL3HLT),
+    VSCSIM_ERRNO(EL3RST),          VSCSIM_ERRNO(ELNRNG),          VSCSIM_ERRNO(EUNATCH),
+    VSCSIM_ERRNO(ENOCSI),          VSCSIM_ERRNO(EL2HLT),          VSCSIM_ERRNO(EBADE),
+    VSCSIM_ERRNO(EBADR),           VSCSIM_ERRNO(EXFULL),          VSCSIM_ERRNO(ENOANO),
+    VSCSIM_ERRNO(EBADRQC),         VSCSIM_ERRNO(EBADSLT),         VSCSIM_ERRNO(EBFONT),
+    VSCSIM_ERRNO(ENOSTR),          VSCSIM_ERRNO(ENODATA),         VSCSIM_ERRNO(ETIME),
+    VSCSIM_ERRNO(ENOSR),           VSCSIM_ERRNO(ENONET),          VSCSIM_ERRNO(ENOPKG),
+    VSCSIM_ERRNO(EREMOTE),         VSCSIM_ERRNO(ENOLINK),         VSCSIM_ERRNO(EADV),
+    VSCSIM_ERRNO(ESRMNT),          VSCSIM_ERRNO(ECOMM),           VSCSIM_ERRNO(EPROTO),
+    VSCSIM_ERRNO(EMULTIHOP),       VSCSIM_ERRNO(EDOTDOT),         VSCSIM_ERRNO(EBADMSG),
+    VSCSIM_ERRNO(EOVERFLOW),       VSCSIM_ERRNO(ENOTUNIQ),        VSCSIM_ERRNO(EBADFD),
+    VSCSIM_ERRNO(EREMCHG),         VSCSIM_ERRNO(ELIBACC),         VSCSIM_ERRNO(ELIBBAD),
+    VSCSIM_ERRNO(ELIBSCN),         VSCSIM_ERRNO(ELIBMAX),         VSCSIM_ERRNO(ELIBEXEC),
+    VSCSIM_ERRNO(EILSEQ),          VSCSIM_ERRNO(ERESTART),        VSCSIM_ERRNO(ESTRPIPE),
+    VSCSIM_ERRNO(EUSERS),          VSCSIM_ERRNO(ENOTSOCK),        VSCSIM_ERRNO(EDESTADDRREQ),
+    VSCSIM_ERRNO(EMSGSIZE),        VSCSIM_ERRNO(EPROTOTYPE),      VSCSIM_ERRNO(ENOPROTOOPT),
+    VSCSIM_ERRNO(EPROTONOSUPPORT), VSCSIM_ERRNO(ESOCKTNOSUPPORT), VSCSIM_ERRNO(EOPNOTSUPP),
+    VSCSIM_ERRNO(EPFNOSUPPORT),    VSCSIM_ERRNO(EAFNOSUPPORT),    VSCSIM_ERRNO(EADDRINUSE),
+    VSCSIM_ERRNO(EADDRNOTAVAIL),   VSCSIM_ERRNO(ENETDOWN),        VSCSIM_ERRNO(ENETUNREACH),
+    VSCSIM_ERRNO(ENETRESET),       VSCSIM_ERRNO(ECONNABORTED),    VSCSIM_ERRNO(ECONNRESET),
+    VSCSIM_ERRNO(ENOBUFS),         VSCSIM_ERRNO(EISCONN),         VSCSIM_ERRNO(ENOTCONN),
+    VSCSIM_ERRNO(ESHUTDOWN),       VSCSIM_ERRNO(ETOOMANYREFS),    VSCSIM_ERRNO(ETIMEDOUT),
+    VSCSIM_ERRNO(ECONNREFUSED),    VSCSIM_ERRNO(EHOSTDOWN),       VSCSIM_ERRNO(EHOSTUNREACH),
+    VSCSIM_ERRNO(EALREADY),        VSCSIM_ERRNO(EINPROGRESS),     VSCSIM_ERRNO(ESTALE),
+    VSCSIM_ERRNO(EUCLEAN),         VSCSIM_ERRNO(ENOTNAM),         VSCSIM_ERRNO(ENAVAIL),
+    VSCSIM_ERRNO(EISNAM),          VSCSIM_ERRNO(EREMOTEIO),       VSCSIM_ERRNO(EDQUOT),
+    VSCSIM_ERRNO(ENOMEDIUM),       VSCSIM_ERRNO(EMEDIUMTYPE),     VSCSIM_ERRNO(ECANCELED),
+    VSCSIM_ERRNO(ENOKEY),          VSCSIM_ERRNO(EKEYEXPIRED),     VSCSIM_ERRNO(EKEYREVOKED),
+    VSCSIM_ERRNO(EKEYREJECTED),    VSCSIM_ERRNO(EOWNERDEAD),      VSCSIM_ERRNO(ENOTRECOVERABLE),
+    VSCSIM_ERRNO(ERFKILL),         VSCSIM_ERRNO(EHWPOISON),
+    // Aliases, after the names they stand for.
+    VSCSIM_ERRNO(EWOULDBLOCK),     VSCSIM_ERRNO(EDEADLOCK),       VSCSIM_ERRNO(ENOTSUP),
+};
+#undef VSCSIM_ERRNO
+
+}  // namespace
+
+std::optional<int> errno_number(std::string_view name) {
+  for (const auto& e : kErrnoNames) {
+    if (e.name == name) return e.number;
+  }
+  return std::nullopt;
+}
+
+std::string_view errno_name(int number) {
+  for (const auto& e : kErrnoNames) {
+    if (e.number == number) return e.name;
+  }
+  return {};
+}
+
+bool is_expected_errno(std::string_view text) {
+  return text.empty() || text == "0" || errno_number(text).has_value();
+}
+
+}  // namespace vscsim::scenario
