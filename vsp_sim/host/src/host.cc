@@ -164,6 +164,10 @@ std::optional<devices::DeviceClock::time_point> Host::next_deadline() const {
   return session_->next_deadline();
 }
 
+devices::Blob* Host::blob_at(std::uint32_t relid) const {
+  return dynamic_cast<devices::Blob*>(device_at(relid));
+}
+
 devices::Device* Host::device_at(std::uint32_t relid) const {
   if (session_) {
     for (const auto& d : devices_) {
@@ -256,7 +260,7 @@ std::string Host::command(std::string_view line) {
     if (!relid) return error(fmt::format("'{}' is not a relid", w[1]));
     const auto ms = parse_number(w[2]);
     if (!ms) return error(fmt::format("'{}' is not a number of milliseconds", w[2]));
-    auto* blob = dynamic_cast<devices::Blob*>(device_at(*relid));
+    auto* blob = blob_at(static_cast<std::uint32_t>(*relid));
     if (blob == nullptr) return error(fmt::format("relid {} is not a blob device", *relid));
     blob->set_delay(std::chrono::milliseconds(*ms),
                     late ? devices::Blob::DelayMode::kIgnoreTimeout : devices::Blob::DelayMode::kHonourTimeout);
@@ -281,7 +285,7 @@ std::string Host::command(std::string_view line) {
     if (!id) return error(fmt::format("'{}' is not a transaction id", w[2]));
     std::optional<std::uint64_t> bytes = devices::blob_wire::kCompletionLength;
     if (w.size() == 4 && !(bytes = parse_number(w[3]))) return error(fmt::format("'{}' is not a byte count", w[3]));
-    auto* blob = dynamic_cast<devices::Blob*>(device_at(*relid));
+    auto* blob = blob_at(static_cast<std::uint32_t>(*relid));
     if (blob == nullptr) return error(fmt::format("relid {} is not a blob device", *relid));
     auto r = blob->inject_completion(*id, static_cast<std::uint32_t>(std::min<std::uint64_t>(*bytes, 64)));
     if (session_) session_->flush();

@@ -54,6 +54,10 @@
 #include "vscsim/host/session.h"
 #include "vscsim/server/server.h"
 
+namespace vscsim::devices {
+class Blob;
+}
+
 namespace vscsim::host {
 
 class Host {
@@ -92,6 +96,8 @@ class Host {
   std::string state() const;
   // The device offered (or to be offered) at `relid`; nullptr if none.
   devices::Device* device_at(std::uint32_t relid) const;
+  // The blob device at `relid`; nullptr if none is there or it is another kind.
+  devices::Blob* blob_at(std::uint32_t relid) const;
 
   std::string guest_ram_path_;
   std::vector<std::unique_ptr<devices::Device>> devices_;
