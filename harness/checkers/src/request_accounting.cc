@@ -30,9 +30,9 @@ struct Channel {
 std::string AccountingReport::summary() const {
   return fmt::format(
       "requests={} completions={} unanswered={} unanswered_at_rescind={} duplicate_ids={} "
-      "stray_completions={} sent_after_rescind={}{}",
+      "stray_completions={} sent_after_rescind={} dropped_by_host={}{}",
       requests, completions, unanswered, unanswered_at_rescind, duplicate_ids, stray_completions,
-      sent_after_rescind, truncated ? " (trace truncated)" : "");
+      sent_after_rescind, dropped_by_host, truncated ? " (trace truncated)" : "");
 }
 
 Result<AccountingReport, std::string> account_requests(std::string_view json_lines,
@@ -83,6 +83,12 @@ Result<AccountingReport, std::string> account_requests(std::string_view json_lin
             ++r.duplicate_ids;
             find("duplicate id", fmt::format("trace line {}: relid {} id {} already in flight", line_no, relid, id));
           }
+        }
+      } else if (kind == "host_fault" && j.value("fault", std::string()) == "drop_completion") {
+        if (ch.open.erase(id) != 0) {
+          ++r.dropped_by_host;
+        } else {
+          find("stray drop", fmt::format("trace line {}: relid {} id {} dropped but not in flight", line_no, relid, id));
         }
       } else if (kind == "host_packet" && type == kCompletion) {
         ++r.completions;

@@ -22,6 +22,12 @@ std::string request(unsigned relid, unsigned long long id) { return ev("guest_pa
 std::string completion(unsigned relid, unsigned long long id) { return ev("host_packet", relid, 11, 0, id); }
 std::string offer(unsigned relid) { return ev("host_message", relid, 1, 0, 0); }
 std::string rescind(unsigned relid) { return ev("host_message", relid, 2, 0, 0); }
+std::string dropped(unsigned relid, unsigned long long id) {
+  return fmt::format(R"({{"t_ns":1,"kind":"host_fault","relid":{},"type":1,"type_name":"drop_completion",)"
+                     R"("flags":0,"trans_id":{},"length":0,"fault":"drop_completion"}})"
+                     "\n",
+                     relid, id);
+}
 const std::string kEnd = "{\"end\":true,\"events\":0,\"dropped\":0}\n";
 
 vc::AccountingReport account(const std::string& trace, const std::set<std::uint32_t>& relids = {}) {
@@ -76,4 +82,20 @@ BOOST_AUTO_TEST_CASE(channels_can_be_left_out_and_bad_traces_are_errors) {
   BOOST_REQUIRE(!bad.ok());
   BOOST_TEST(bad.error().find("trace line 1") == 0u, bad.error());
   BOOST_TEST(!vc::account_requests("not json\n" + kEnd).ok());
+}
+
+BOOST_AUTO_TEST_CASE(an_answer_the_host_dropped_on_purpose_is_not_unanswered) {
+  const auto r = account(offer(2) + request(2, 1) + request(2, 2) + dropped(2, 1) + completion(2, 2) +
+                         request(2, 1) + completion(2, 1) +  // the dropped id may be reused
+                         dropped(2, 9) + kEnd);              // a drop of no open id: noted
+  BOOST_TEST(r.requests == 3u);
+  BOOST_TEST(r.completions == 2u);
+  BOOST_TEST(r.dropped_by_host == 1u);
+  BOOST_TEST(r.unanswered == 0u);
+  BOOST_TEST(r.duplicate_ids == 0u);
+  BOOST_TEST(r.stray_completions == 0u);
+  BOOST_TEST(r.guest_clean());
+  BOOST_TEST(r.summary().find("dropped_by_host=1") != std::string::npos, r.summary());
+  BOOST_REQUIRE_EQUAL(r.findings.size(), 1u);
+  BOOST_TEST(r.findings[0].find("stray drop") == 0u, r.findings[0]);
 }

@@ -1,6 +1,8 @@
 #include "vscsim/blobstore/store.h"
 
 #include <ostream>
+#include <string>
+#include <vector>
 
 namespace vscsim::blobstore {
 
@@ -48,6 +50,29 @@ StoreResult<ListPage> Store::list_containers(const ListQuery& query) {
   return collect(query.max_results, [&](const ListVisitor& v) {
     return visit_containers(query.prefix, query.start_after, v);
   });
+}
+
+StoreResult<void> Store::clear() {
+  // Names first, deletes after: a visitor must not change what it walks.
+  std::vector<std::string> containers;
+  auto listed = visit_containers("", "", [&](const BlobInfo& c) {
+    containers.push_back(c.name);
+    return true;  // go on
+  });
+  if (!listed.ok()) return Err(listed.error());
+  for (const auto& c : containers) {
+    std::vector<std::string> blobs;
+    auto r = visit_blobs(c, "", "", [&](const BlobInfo& b) {
+      blobs.push_back(b.name);
+      return true;
+    });
+    if (!r.ok()) return Err(r.error());
+    for (const auto& b : blobs) {
+      if (auto d = delete_blob(c, b); !d.ok()) return d;
+    }
+    if (auto d = delete_container(c); !d.ok()) return d;
+  }
+  return {};
 }
 
 }  // namespace vscsim::blobstore

@@ -243,3 +243,18 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(every_operation_validates_names_first, Kind, Kinds
   BOOST_TEST(s->list_blobs("c", {})->entries.empty());
   BOOST_TEST(s->object_count() == 1u);
 }
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(clear_empties_the_store, Kind, Kinds) {
+  Kind kind;
+  auto s = kind.make();
+  for (const char* c : {"a", "b", "c"}) {
+    BOOST_REQUIRE(s->create_container(c).ok());
+    for (int i = 0; i < 3; ++i) BOOST_REQUIRE(s->put(c, "blob" + std::to_string(i), pattern(100, 1)).ok());
+  }
+  BOOST_REQUIRE(s->clear().ok());
+  BOOST_TEST(s->used_bytes() == 0u);
+  BOOST_TEST(s->object_count() == 0u);
+  BOOST_TEST(names(*s->list_containers({})).empty());
+  BOOST_TEST(s->create_container("a").ok());  // the names are free again
+  BOOST_TEST(s->clear().ok());                // and clearing twice is fine
+}

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "src/control_client_test_util.h"
+
 extern char** environ;
 
 namespace fs = std::filesystem;
@@ -332,4 +334,45 @@ BOOST_AUTO_TEST_CASE(blob_options_choose_store_capacity_and_delay) {
   Run unknown = run({"--socket", temp_path("s").string(), "--guest-ram", ram.path.string(), "--device", "mouse"});
   BOOST_TEST(unknown.failed());
   BOOST_TEST(unknown.output.find("mouse") != std::string::npos, unknown.output);
+}
+
+// The same control socket in protobuf: "proto 1", then frames.
+BOOST_AUTO_TEST_CASE(control_socket_speaks_protobuf_after_proto_1) {
+  Daemon d("proto", {"--device", "keyboard", "--device", "blob"});
+  vscsim::host::testing::ControlClient c(d.control);
+  BOOST_REQUIRE(c.switch_to_proto());
+  vscsim::control::Request state;
+  state.set_id(1);
+  state.mutable_state();
+  const auto st = c.call(state);
+  BOOST_REQUIRE(st.has_value());
+  BOOST_TEST(st->id() == 1u);
+  BOOST_TEST(st->ok());
+  BOOST_TEST(!st->state().session_up());
+  BOOST_REQUIRE_EQUAL(st->state().channel_size(), 2);
+  BOOST_TEST(st->state().channel(0).kind() == "keyboard");
+  BOOST_TEST(st->state().channel(1).kind() == "blob");
+
+  vscsim::control::Request drop;
+  drop.set_id(2);
+  drop.mutable_blob_drop()->set_relid(2);
+  drop.mutable_blob_drop()->set_count(3);
+  drop.mutable_blob_drop()->set_after(1);
+  const auto dropped = c.call(drop);
+  BOOST_REQUIRE(dropped.has_value());
+  BOOST_TEST(dropped->id() == 2u);
+  BOOST_TEST(dropped->ok(), dropped->error());
+  drop.set_id(3);
+  drop.mutable_blob_drop()->set_relid(1);
+  const auto refused = c.call(drop);
+  BOOST_REQUIRE(refused.has_value());
+  BOOST_TEST(!refused->ok());
+  BOOST_TEST(refused->error() == "relid 1 is not a blob device");
+  state.set_id(4);
+  const auto after = c.call(state);
+  BOOST_REQUIRE(after.has_value());
+  BOOST_TEST(after->state().channel(1).model().find(" drop=3 after=1") != std::string::npos,
+             after->state().channel(1).model());
+  // The text spelling sees the same device.
+  BOOST_TEST(ask(d.control, "state").find(" drop=3 after=1") != std::string::npos);
 }

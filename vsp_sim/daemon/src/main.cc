@@ -169,7 +169,9 @@ int serve(const Options& options, std::vector<std::unique_ptr<vscsim::devices::D
   server_ptr = &server;
   std::optional<vscsim::host::ControlSocket> control;
   if (!options.control.empty()) {
-    control.emplace(options.control, [&](std::string_view line) { return host.command(line); });
+    control.emplace(
+        options.control, [&](std::string_view line) { return host.command(line); },
+        [&](const vscsim::control::Request& request) { return host.execute(request); });
   }
   region.set_state(layout::HostState::kRunning);
 
@@ -240,8 +242,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--control", options.control,
                  "Unix socket for one-line text commands (state, rescind <relid>, reoffer <relid>, "
-                 "fail-open <relid>, key <scancode> [down|up|press], blob-delay <relid> <ms>, help); "
-                 "one line answered per command");
+                 "fail-open <relid>, key <scancode> [down|up|press], blob-delay <relid> <ms>, "
+                 "blob-inject <relid> <id>, blob-drop <relid> <count> [<after>], trace-dump <path>, "
+                 "trace-clear, help); one line answered per command. The line 'proto 1' switches a "
+                 "connection to control.proto frames (4-byte little-endian length, then the message)");
   const std::map<std::string, vt::LogLevel> levels{{"error", vt::LogLevel::kError},
                                                    {"warn", vt::LogLevel::kWarn},
                                                    {"info", vt::LogLevel::kInfo},

@@ -52,9 +52,10 @@ void Blob::packet(const ring::PacketView& packet) {
     return;
   }
   ++counters_.requests;
+  const bool drop = take_drop();
   auto invalid = [&](const std::string& why, std::uint32_t timeout_ms) {
     VSCSIM_LOG_RATELIMITED(log::Level::kWarning, "blob: invalid request {}: {}", d.trans_id, why);
-    schedule(d.trans_id, std::nullopt, WireStatus::kInvalidRequest, timeout_ms);
+    schedule(d.trans_id, std::nullopt, WireStatus::kInvalidRequest, timeout_ms, drop);
   };
   // Don't trust guest data: the packet is the ring reader's private copy;
   // everything below is parsed from it once and checked before use.
@@ -73,11 +74,21 @@ void Blob::packet(const ring::PacketView& packet) {
   Work work{*checked, {}};
   work.pages.reserve(parsed->ranges.front().pfns.size());
   for (const std::uint64_t pfn : parsed->ranges.front().pfns) work.pages.emplace_back(pfn);
-  schedule(d.trans_id, std::move(work), WireStatus::kSuccess, checked->timeout_ms);
+  schedule(d.trans_id, std::move(work), WireStatus::kSuccess, checked->timeout_ms, drop);
+}
+
+bool Blob::take_drop() {
+  if (drop_count_ == 0) return false;
+  if (drop_after_ > 0) {
+    --drop_after_;
+    return false;
+  }
+  --drop_count_;
+  return true;
 }
 
 void Blob::schedule(std::uint64_t trans_id, std::optional<Work> work, WireStatus status,
-                    std::uint32_t timeout_ms) {
+                    std::uint32_t timeout_ms, bool drop) {
   const std::size_t pages = work ? work->pages.size() : 0;
   const bool delayed = delay_.count() > 0;
   if (pending() >= kMaxPending || (delayed && pages > kMaxPendingPages - delayed_pages_)) {
@@ -87,12 +98,7 @@ void Blob::schedule(std::uint64_t trans_id, std::optional<Work> work, WireStatus
     return;
   }
   if (!delayed) {
-    if (work) {
-      const blob_wire::Completion c = run(*work);
-      complete(trans_id, static_cast<WireStatus>(c.error), c.response_len);
-    } else {
-      complete(trans_id, status);
-    }
+    finish(trans_id, work, status, drop);
     flush();
     return;
   }
@@ -106,7 +112,17 @@ void Blob::schedule(std::uint64_t trans_id, std::optional<Work> work, WireStatus
     status = WireStatus::kTimedOut;
   }
   if (work) delayed_pages_ += work->pages.size();
-  delayed_.emplace(due, Delayed{trans_id, std::move(work), status});
+  delayed_.emplace(due, Delayed{trans_id, std::move(work), status, drop});
+}
+
+void Blob::finish(std::uint64_t trans_id, const std::optional<Work>& work, WireStatus status,
+                  bool drop) {
+  blob_wire::Completion c{blob_wire::kCompletionLength, static_cast<std::uint32_t>(status), 0};
+  if (work) c = run(*work);
+  if (!drop) return complete(trans_id, static_cast<WireStatus>(c.error), c.response_len);
+  ++counters_.withheld;
+  log::logf(log::Level::kInfo, "blob: completion of request {} withheld (blob-drop)", trans_id);
+  if (port_ != nullptr) port_->fault(HostFault::kDropCompletion, trans_id);
 }
 
 blob_wire::Completion Blob::run(const Work& work) {
@@ -228,13 +244,8 @@ void Blob::tick(DeviceClock::time_point now) {
   while (!delayed_.empty() && delayed_.begin()->first <= now) {
     auto node = delayed_.extract(delayed_.begin());
     Delayed& d = node.mapped();
-    if (d.work) {
-      delayed_pages_ -= d.work->pages.size();
-      const blob_wire::Completion c = run(*d.work);
-      complete(d.trans_id, static_cast<WireStatus>(c.error), c.response_len);
-    } else {
-      complete(d.trans_id, d.status);
-    }
+    if (d.work) delayed_pages_ -= d.work->pages.size();
+    finish(d.trans_id, d.work, d.status, d.drop);
   }
   flush();
 }
@@ -245,11 +256,13 @@ std::string Blob::describe() const {
   const BlobCounters& c = counters_;
   return fmt::format(
       "kind=blob state={} delay_ms={}{} requests={} completions={} pending={} bad_packets={} "
-      "invalid={} timed_out={} dropped={} bytes_in={} bytes_out={} injected={} store_bytes={}",
+      "invalid={} timed_out={} dropped={} bytes_in={} bytes_out={} injected={} withheld={} "
+      "store_bytes={}{}",
       port_ != nullptr ? "open" : "closed", delay_.count(),
       delay_mode_ == DelayMode::kIgnoreTimeout ? " (late)" : "", c.requests, c.completions, pending(),
       c.bad_packets, c.invalid, c.timed_out, c.dropped, c.bytes_in, c.bytes_out, c.injected,
-      store_->used_bytes());
+      c.withheld, store_->used_bytes(),
+      drop_count_ > 0 ? fmt::format(" drop={} after={}", drop_count_, drop_after_) : std::string());
 }
 
 }  // namespace vscsim::devices

@@ -56,10 +56,12 @@ struct Port : vd::ChannelPort {
     return vd::SendStatus::kOk;
   }
   const vscsim::memory::GuestMemory& guest_memory() const override { return mem; }
+  void fault(vd::HostFault f, std::uint64_t trans_id) override { faults.emplace_back(f, trans_id); }
 
   const vscsim::memory::GuestMemory& mem;
   vd::SendStatus status = vd::SendStatus::kOk;
   std::vector<Sent> sent;
+  std::vector<std::pair<vd::HostFault, std::uint64_t>> faults;
   int attempts = 0;
 };
 
@@ -73,6 +75,14 @@ std::string get_req(const std::string& c, const std::string& b) {
 }
 std::string stat_req(const std::string& c, const std::string& b) {
   return rq::stat(c, b).SerializeAsString();
+}
+// A 3-byte put of blob `b` into container "c".
+UserBuffers put3(const std::string& b) {
+  UserBuffers u;
+  u.request = put_req("c", b, 3);
+  u.data = pattern(3);
+  u.data_valid = 3;
+  return u;
 }
 
 struct Fixture {
@@ -484,4 +494,55 @@ BOOST_FIXTURE_TEST_CASE(store_answers_pass_through_with_wire_status_0, Fixture) 
   BOOST_TEST(full.response.status() == pb::BUFFER_TOO_SMALL);
   const auto kept = guest.data(full.layout, 8);
   BOOST_TEST(std::all_of(kept.begin(), kept.end(), [](std::byte b) { return b == std::byte{0x11}; }));
+}
+
+BOOST_FIXTURE_TEST_CASE(dropped_completions_are_carried_out_but_never_sent, Fixture) {
+  BOOST_REQUIRE_EQUAL(call(create_req("c")).response.status(), pb::OK);
+  port.sent.clear();
+  blob.drop_completions(2, 1);
+  BOOST_TEST(blob.describe().find(" drop=2 after=1") != std::string::npos, blob.describe());
+  // The first goes through; the next two run on the store and get no answer.
+  BOOST_TEST(call(put_req("c", "answered", 3), pattern(3), 3).response.status() == pb::OK);
+  send(put3("lost-1"), 41);
+  BOOST_TEST(blob.describe().find(" drop=1 after=0") != std::string::npos, blob.describe());
+  send(put3("lost-2"), 42);
+  BOOST_TEST(port.sent.size() == 1u);
+  BOOST_TEST(blob.store().stat("c", "lost-1").ok());
+  BOOST_TEST(blob.store().stat("c", "lost-2").ok());
+  BOOST_REQUIRE_EQUAL(port.faults.size(), 2u);
+  BOOST_TEST((port.faults[0] == std::pair{vd::HostFault::kDropCompletion, std::uint64_t{41}}));
+  BOOST_TEST((port.faults[1] == std::pair{vd::HostFault::kDropCompletion, std::uint64_t{42}}));
+  BOOST_TEST(vd::name(vd::HostFault::kDropCompletion) == "drop_completion");
+  BOOST_TEST(blob.counters().withheld == 2u);
+  BOOST_TEST(blob.counters().completions == 2u);
+  // The drop is used up: answers come again, and state no longer shows it.
+  BOOST_TEST(blob.describe().find(" drop=") == std::string::npos, blob.describe());
+  BOOST_TEST(blob.describe().find("withheld=2") != std::string::npos, blob.describe());
+  BOOST_TEST(call(stat_req("c", "lost-2")).response.status() == pb::OK);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_drop_counts_requests_as_they_arrive_and_can_be_cancelled, Fixture) {
+  BOOST_REQUIRE_EQUAL(call(create_req("c")).response.status(), pb::OK);
+  port.sent.clear();
+  // Delayed: the second to arrive is dropped even if it is due first, and
+  // an invalid request counts like any other.
+  blob.set_delay(100ms);
+  blob.drop_completions(1, 1);
+  send(put3("first"), 51);
+  blob.tick(kT0 + 50ms);
+  UserBuffers quick = put3("second");
+  quick.timeout_ms = 10;  // fails at its timeout (wire status 2), before the first
+  send(quick, 52);
+  blob.tick(kT0 + 1s);
+  BOOST_REQUIRE_EQUAL(port.sent.size(), 1u);
+  BOOST_TEST(port.sent[0].trans_id == 51u);
+  BOOST_REQUIRE_EQUAL(port.faults.size(), 1u);
+  BOOST_TEST(port.faults[0].second == 52u);
+  // count 0 cancels a pending drop.
+  blob.set_delay(0ms);
+  blob.drop_completions(3, 0);
+  blob.drop_completions(0, 5);
+  BOOST_TEST(blob.describe().find(" drop=") == std::string::npos, blob.describe());
+  BOOST_TEST(call(stat_req("c", "first")).response.status() == pb::OK);
+  BOOST_TEST(port.faults.size() == 1u);
 }

@@ -11,6 +11,13 @@ std::string_view name(SendStatus status) {
   return "?";
 }
 
+std::string_view name(HostFault fault) {
+  switch (fault) {
+    case HostFault::kDropCompletion: return "drop_completion";
+  }
+  return "?";
+}
+
 wire::Guid numbered_instance(wire::Guid base, std::uint8_t n) {
   base.bytes[15] = static_cast<std::uint8_t>(base.bytes[15] + n);
   return base;

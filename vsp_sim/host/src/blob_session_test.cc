@@ -4,6 +4,7 @@
 // the guest makes room, and delays run on the session's (test) clock.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -287,4 +288,30 @@ BOOST_AUTO_TEST_CASE(the_packet_trace_records_messages_requests_and_completions)
       BOOST_TEST(e.relid == 1u);
     }
   }
+}
+
+// A dropped completion leaves no packet but a host_fault event in the trace,
+// with the id the guest will never hear about.
+BOOST_AUTO_TEST_CASE(a_dropped_completion_is_a_host_fault_in_the_trace) {
+  vh::PacketTrace trace(1024);
+  vh::SessionConfig config;
+  config.trace = &trace;
+  BlobSession s(config);
+  s.blob.drop_completions(1, 0);
+  s.post(create_container("c"), 5);
+  s.f.session->poll();
+  BOOST_TEST(s.read_completions().empty());
+  BOOST_TEST(s.blob.store().object_count() == 1u);  // carried out all the same
+  s.post(stat("c", "b"), 6);
+  s.f.session->poll();
+  BOOST_REQUIRE_EQUAL(s.read_completions().size(), 1u);
+  const auto& ev = trace.events();
+  const auto fault = std::find_if(ev.begin(), ev.end(), [](const vh::TraceEvent& e) {
+    return e.kind == vh::TraceEvent::Kind::kHostFault;
+  });
+  BOOST_REQUIRE(fault != ev.end());
+  BOOST_TEST(fault->type == static_cast<std::uint32_t>(vd::HostFault::kDropCompletion));
+  BOOST_TEST(fault->trans_id == 5u);
+  BOOST_TEST(fault->relid == 1u);
+  BOOST_TEST(trace.to_json_lines().find(R"("fault":"drop_completion")") != std::string::npos);
 }

@@ -8,10 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <filesystem>
-#include <sstream>
 
 #include "vscsim/base/log.h"
 #include "vscsim/blobstore/directory_store.h"
@@ -20,6 +18,7 @@
 #include "vscsim/devices/blob_vpci.h"
 #include "vscsim/devices/keyboard.h"
 #include "vscsim/transport/unique_fd.h"
+#include "text_command.h"
 
 namespace vscsim::host {
 
@@ -41,34 +40,6 @@ Result<memory::GuestMemory, std::string> map_guest_ram(const std::string& path) 
   if (!mem.ok()) return Err(fmt::format("guest RAM '{}': {}", path, mem.error().describe()));
   return std::move(mem).value();
 }
-
-std::vector<std::string_view> words(std::string_view line) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
-    std::size_t j = i;
-    while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r') ++j;
-    if (j > i) out.push_back(line.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
-// Decimal or 0x-prefixed hexadecimal, whole word, fits in 32 bits.
-std::optional<std::uint32_t> parse_number(std::string_view w) {
-  int base = 10;
-  if (w.size() > 2 && w[0] == '0' && (w[1] == 'x' || w[1] == 'X')) {
-    base = 16;
-    w.remove_prefix(2);
-  }
-  std::uint32_t v = 0;
-  const auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), v, base);
-  if (ec != std::errc() || end != w.data() + w.size()) return std::nullopt;
-  return v;
-}
-
-std::string error(std::string_view why) { return fmt::format("error {}", why); }
 
 }  // namespace
 
@@ -164,8 +135,9 @@ std::optional<devices::DeviceClock::time_point> Host::next_deadline() const {
   return session_->next_deadline();
 }
 
-devices::Blob* Host::blob_at(std::uint32_t relid) const {
-  return dynamic_cast<devices::Blob*>(device_at(relid));
+Result<devices::Blob*, std::string> Host::blob_at(std::uint32_t relid) const {
+  if (auto* blob = dynamic_cast<devices::Blob*>(device_at(relid))) return blob;
+  return Err(fmt::format("relid {} is not a blob device", relid));
 }
 
 devices::Device* Host::device_at(std::uint32_t relid) const {
@@ -180,120 +152,135 @@ devices::Device* Host::device_at(std::uint32_t relid) const {
   return devices_[relid - 1].get();
 }
 
-std::string Host::state() const {
-  std::string out = "ok";
-  if (!session_) {
-    out += " session=none";
-  } else {
+void Host::fill_state(control::State& st) const {
+  if (session_) {
     const auto& srv = session_->server();
-    const auto v = srv.version();
-    out += fmt::format(" session=up connection={} version={} released={} backlog={}",
-                       lower(server::name(srv.connection_state())),
-                       v ? fmt::format("{}.{}", *v >> 16, *v & 0xffff) : std::string("none"),
-                       session_->stats().relids_released, session_->backlog());
+    st.set_session_up(true);
+    st.set_connection(lower(server::name(srv.connection_state())));
+    st.set_version(srv.version().value_or(0));
+    st.set_released(static_cast<std::uint32_t>(session_->stats().relids_released));
+    st.set_backlog(static_cast<std::uint32_t>(session_->backlog()));
   }
-  for (std::size_t i = 0; i < devices_.size(); ++i) {
-    const auto& d = *devices_[i];
+  for (const auto& d : devices_) {
+    control::Channel& ch = *st.add_channel();
     std::optional<std::uint32_t> relid;
-    if (session_) relid = session_->relid_of(d);
-    out += fmt::format(" | relid={} {}", relid ? std::to_string(*relid) : std::string("none"),
-                       relid ? session_->describe_channel(*relid) : std::string("channel=none"));
-    out += " " + d.describe();
+    if (session_) relid = session_->relid_of(*d);
+    ch.set_relid(relid.value_or(0));
+    ch.set_kind(std::string(d->kind()));
+    ch.set_state(relid ? session_->channel_word(*relid) : std::string("none"));
+    ch.set_ring(std::string(relid ? session_->ring_word(*relid) : "closed"));
+    ch.set_model(d->describe());
+    // The text state line's part: no ring word while nothing is offered.
+    ch.set_text(fmt::format("relid={} {} {}", relid ? std::to_string(*relid) : std::string("none"),
+                            relid ? session_->describe_channel(*relid) : std::string("channel=none"),
+                            ch.model()));
   }
-  return out;
 }
 
 std::string Host::command(std::string_view line) {
-  const auto w = words(line);
-  if (w.empty()) return error("empty command");
-  const std::string_view cmd = w[0];
-  if (cmd == "help") return "ok state rescind reoffer fail-open key blob-delay blob-inject trace-dump trace-clear help";
-  if (cmd == "state") return state();
+  return run_text_command(line, [this](const control::Request& r) { return execute(r); });
+}
 
-  if (cmd == "rescind" || cmd == "reoffer" || cmd == "fail-open") {
-    if (w.size() != 2) return error(fmt::format("usage: {} <relid>", cmd));
-    const auto relid = parse_number(w[1]);
-    if (!relid) return error(fmt::format("'{}' is not a relid", w[1]));
-    if (cmd == "fail-open" && !session_) {
-      next_faults_[*relid].fail_next_open = server::kStatusUnsuccessful;
-      return "ok pending for the next guest";
-    }
-    if (!session_) return error("no guest connected");
-    Result<void, std::string> r =
-        cmd == "rescind"   ? session_->rescind(*relid)
-        : cmd == "reoffer" ? session_->reoffer(*relid)
-                           : session_->fail_next_open(*relid, server::kStatusUnsuccessful);
-    if (!r.ok()) return error(r.error());
-    log::logf(log::Level::kInfo, "control: {} {}", cmd, *relid);
-    return "ok";
+control::Response Host::execute(const control::Request& request) {
+  control::Response response;
+  response.set_id(request.id());
+  auto r = run(request, response);
+  response.set_ok(r.ok());
+  if (!r.ok()) {
+    response.clear_detail();
+    response.set_error(std::move(r.error()));
+  } else if (request.command_case() != control::Request::kState) {
+    control::Request what = request;
+    what.clear_id();
+    log::logf(log::Level::kInfo, "control: {}{}", what.ShortDebugString(),
+              response.note().empty() ? "" : " (" + response.note() + ")");
   }
+  return response;
+}
 
-  if (cmd == "key") {
-    if (w.size() < 2 || w.size() > 3) return error("usage: key <scancode> [down|up|press]");
-    const auto code = parse_number(w[1]);
-    if (!code) return error(fmt::format("'{}' is not a scancode", w[1]));
-    devices::KeyAction action = devices::KeyAction::kPress;
-    if (w.size() == 3) {
-      if (w[2] == "down") {
-        action = devices::KeyAction::kDown;
-      } else if (w[2] == "up") {
-        action = devices::KeyAction::kUp;
-      } else if (w[2] != "press") {
-        return error(fmt::format("'{}' is not down, up or press", w[2]));
+Result<void, std::string> Host::run(const control::Request& request, control::Response& response) {
+  using control::Request;
+  switch (request.command_case()) {
+    case Request::kState:
+      fill_state(*response.mutable_state());
+      return {};
+    case Request::kRescind:
+    case Request::kReoffer:
+    case Request::kFailOpen: {
+      const bool rescind = request.has_rescind();
+      const bool reoffer = request.has_reoffer();
+      const std::uint32_t relid = rescind   ? request.rescind().relid()
+                                  : reoffer ? request.reoffer().relid()
+                                            : request.fail_open().relid();
+      if (!rescind && !reoffer && !session_) {
+        next_faults_[relid].fail_next_open = server::kStatusUnsuccessful;
+        response.set_note("pending for the next guest");
+        return {};
       }
+      if (!session_) return Err(std::string("no guest connected"));
+      return rescind   ? session_->rescind(relid)
+             : reoffer ? session_->reoffer(relid)
+                       : session_->fail_next_open(relid, server::kStatusUnsuccessful);
     }
-    devices::Keyboard* kb = nullptr;
-    for (auto& d : devices_) {
-      if ((kb = dynamic_cast<devices::Keyboard*>(d.get())) != nullptr) break;
+    case Request::kKey: {
+      devices::Keyboard* kb = nullptr;
+      for (auto& d : devices_) {
+        if ((kb = dynamic_cast<devices::Keyboard*>(d.get())) != nullptr) break;
+      }
+      if (kb == nullptr) return Err(std::string("no keyboard offered (--device keyboard)"));
+      const control::Key::Action a = request.key().action();
+      const devices::KeyAction action = a == control::Key::DOWN ? devices::KeyAction::kDown
+                                        : a == control::Key::UP ? devices::KeyAction::kUp
+                                                                : devices::KeyAction::kPress;
+      auto r = kb->key(request.key().scancode(), action);
+      if (session_) session_->flush();
+      return r;
     }
-    if (kb == nullptr) return error("no keyboard offered (--device keyboard)");
-    auto r = kb->key(*code, action);
-    if (session_) session_->flush();
-    if (!r.ok()) return error(r.error());
-    log::logf(log::Level::kInfo, "control: key {:#x} sent", *code);
-    return "ok";
+    case Request::kBlobDelay: {
+      const control::BlobDelay& d = request.blob_delay();
+      auto blob = blob_at(d.relid());
+      if (!blob.ok()) return Err(std::move(blob.error()));
+      (*blob)->set_delay(std::chrono::milliseconds(d.ms()),
+                      d.late() ? devices::Blob::DelayMode::kIgnoreTimeout : devices::Blob::DelayMode::kHonourTimeout);
+      return {};
+    }
+    case Request::kBlobInject: {
+      const control::BlobInject& i = request.blob_inject();
+      auto blob = blob_at(i.relid());
+      if (!blob.ok()) return Err(std::move(blob.error()));
+      auto r = (*blob)->inject_completion(
+          i.trans_id(), i.has_payload_bytes() ? i.payload_bytes() : devices::blob_wire::kCompletionLength);
+      if (session_) session_->flush();
+      return r;
+    }
+    case Request::kBlobDrop: {
+      const control::BlobDrop& d = request.blob_drop();
+      auto blob = blob_at(d.relid());
+      if (!blob.ok()) return Err(std::move(blob.error()));
+      (*blob)->drop_completions(d.count(), d.after());
+      return {};
+    }
+    case Request::kBlobReset: {
+      auto blob = blob_at(request.blob_reset().relid());
+      if (!blob.ok()) return Err(std::move(blob.error()));
+      if (auto r = (*blob)->store().clear(); !r.ok()) return Err(r.error().message);
+      return {};
+    }
+    case Request::kTraceDump: {
+      if (request.trace_dump().path().empty()) return Err(std::string("trace-dump needs a path"));
+      const PacketTrace& t = *config_.trace;
+      if (auto r = t.write_json_lines(request.trace_dump().path()); !r.ok()) return r;
+      response.mutable_trace_dump()->set_events(t.events().size());
+      response.mutable_trace_dump()->set_dropped(t.dropped());
+      return {};
+    }
+    case Request::kTraceClear:
+      config_.trace->clear();
+      return {};
+    case Request::COMMAND_NOT_SET:
+      break;
   }
-  if (cmd == "blob-delay") {
-    const bool late = w.size() == 4 && w[3] == "late";
-    if (w.size() != 3 && !late) return error("usage: blob-delay <relid> <ms> [late]");
-    const auto relid = parse_number(w[1]);
-    if (!relid) return error(fmt::format("'{}' is not a relid", w[1]));
-    const auto ms = parse_number(w[2]);
-    if (!ms) return error(fmt::format("'{}' is not a number of milliseconds", w[2]));
-    auto* blob = blob_at(static_cast<std::uint32_t>(*relid));
-    if (blob == nullptr) return error(fmt::format("relid {} is not a blob device", *relid));
-    blob->set_delay(std::chrono::milliseconds(*ms),
-                    late ? devices::Blob::DelayMode::kIgnoreTimeout : devices::Blob::DelayMode::kHonourTimeout);
-    log::logf(log::Level::kInfo, "control: blob-delay {} {} ms{}", *relid, *ms, late ? " (late: timeouts ignored)" : "");
-    return "ok";
-  }
-  if (cmd == "trace-dump") {
-    if (w.size() != 2) return error("usage: trace-dump <path>");
-    const PacketTrace& t = *config_.trace;
-    if (auto r = t.write_json_lines(std::string(w[1])); !r.ok()) return error(r.error());
-    return fmt::format("ok {} {}", t.events().size(), t.dropped());
-  }
-  if (cmd == "trace-clear") {
-    config_.trace->clear();
-    return "ok";
-  }
-  if (cmd == "blob-inject") {
-    if (w.size() != 3 && w.size() != 4) return error("usage: blob-inject <relid> <trans_id> [<payload_bytes>]");
-    const auto relid = parse_number(w[1]);
-    if (!relid) return error(fmt::format("'{}' is not a relid", w[1]));
-    const auto id = parse_number(w[2]);
-    if (!id) return error(fmt::format("'{}' is not a transaction id", w[2]));
-    std::optional<std::uint64_t> bytes = devices::blob_wire::kCompletionLength;
-    if (w.size() == 4 && !(bytes = parse_number(w[3]))) return error(fmt::format("'{}' is not a byte count", w[3]));
-    auto* blob = blob_at(static_cast<std::uint32_t>(*relid));
-    if (blob == nullptr) return error(fmt::format("relid {} is not a blob device", *relid));
-    auto r = blob->inject_completion(*id, static_cast<std::uint32_t>(std::min<std::uint64_t>(*bytes, 64)));
-    if (session_) session_->flush();
-    if (!r.ok()) return error(r.error());
-    log::logf(log::Level::kInfo, "control: blob-inject relid {} trans_id {} ({} bytes)", *relid, *id, *bytes);
-    return "ok";
-  }
-  return error(fmt::format("unknown command '{}' (try help)", cmd));
+  return Err(std::string("no command in the request"));
 }
 
 }  // namespace vscsim::host

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "vscsim/devices/device.h"
 #include "vscsim/wire/channel_messages.h"
 #include "vscsim/wire/packet.h"
 #include "vscsim/wire/parse.h"
@@ -64,6 +65,7 @@ std::string_view name(TraceEvent::Kind kind) {
     case TraceEvent::Kind::kHostPacket: return "host_packet";
     case TraceEvent::Kind::kGuestMessage: return "guest_message";
     case TraceEvent::Kind::kHostMessage: return "host_message";
+    case TraceEvent::Kind::kHostFault: return "host_fault";
   }
   return "?";
 }
@@ -124,12 +126,15 @@ std::string PacketTrace::to_json_lines() const {
   out.reserve(events_.size() * 128);
   for (const TraceEvent& e : events_) {
     const bool packet = e.kind == TraceEvent::Kind::kGuestPacket || e.kind == TraceEvent::Kind::kHostPacket;
+    const bool fault = e.kind == TraceEvent::Kind::kHostFault;
+    const std::string_view type_name = fault    ? devices::name(static_cast<devices::HostFault>(e.type))
+                                       : packet ? packet_type_name(e.type)
+                                                : message_type_name(e.type);
     fmt::format_to(std::back_inserter(out),
-                   R"({{"t_ns":{},"kind":"{}","relid":{},"type":{},"type_name":"{}","flags":{},"trans_id":{},"length":{}}})"
-                   "\n",
-                   e.t_ns, name(e.kind), e.relid, e.type,
-                   packet ? packet_type_name(e.type) : message_type_name(e.type), e.flags, e.trans_id,
-                   e.length);
+                   R"({{"t_ns":{},"kind":"{}","relid":{},"type":{},"type_name":"{}","flags":{},"trans_id":{},"length":{})",
+                   e.t_ns, name(e.kind), e.relid, e.type, type_name, e.flags, e.trans_id, e.length);
+    if (fault) fmt::format_to(std::back_inserter(out), R"(,"fault":"{}")", type_name);
+    out += "}\n";
   }
   fmt::format_to(std::back_inserter(out), R"({{"end":true,"events":{},"dropped":{}}})"
                                           "\n",

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "vscsim/devices/device.h"
 #include "vscsim/wire/channel_messages.h"
 
 namespace vh = vscsim::host;
@@ -83,4 +84,15 @@ BOOST_AUTO_TEST_CASE(a_dump_is_written_whole_and_a_bad_path_is_an_error) {
   BOOST_REQUIRE(!bad.ok());
   BOOST_TEST(bad.error().find("cannot write") != std::string::npos, bad.error());
   std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_host_fault_is_a_line_of_its_own_kind_naming_the_fault) {
+  vh::PacketTrace trace;
+  trace.record({5, vh::TraceEvent::Kind::kHostFault, 2,
+                static_cast<std::uint32_t>(vscsim::devices::HostFault::kDropCompletion), 0, 17, 0});
+  BOOST_TEST(trace.to_json_lines().find(
+                 R"({"t_ns":5,"kind":"host_fault","relid":2,"type":1,"type_name":"drop_completion","flags":0,)"
+                 R"("trans_id":17,"length":0,"fault":"drop_completion"})"
+                 "\n") == 0u,
+             trace.to_json_lines());
 }

@@ -67,6 +67,12 @@ devices::SendStatus Session::Channel::send(wire::PacketType type, std::uint16_t 
   return devices::SendStatus::kFull;
 }
 
+void Session::Channel::fault(devices::HostFault fault, std::uint64_t trans_id) {
+  if (trace == nullptr) return;
+  trace->record({trace->now_ns(), TraceEvent::Kind::kHostFault, relid, static_cast<std::uint32_t>(fault), 0,
+                 trans_id, 0});
+}
+
 // ---- Session ----
 
 Session::Session(memory::GuestMemory memory, Bar2 bar2, SignalGuest signal,
@@ -436,15 +442,19 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string Session::describe_channel(std::uint32_t relid) const {
+std::string Session::channel_word(std::uint32_t relid) const {
   const auto state = server_.channel_state(relid);
-  std::string ring = "closed";
-  if (broken_.contains(relid)) {
-    ring = "broken";
-  } else if (channels_.contains(relid)) {
-    ring = "open";
-  }
-  return fmt::format("channel={} ring={}", state ? lower(server::name(*state)) : "none", ring);
+  return state ? lower(server::name(*state)) : "none";
+}
+
+std::string_view Session::ring_word(std::uint32_t relid) const {
+  if (broken_.contains(relid)) return "broken";
+  if (channels_.contains(relid)) return "open";
+  return "closed";
+}
+
+std::string Session::describe_channel(std::uint32_t relid) const {
+  return fmt::format("channel={} ring={}", channel_word(relid), ring_word(relid));
 }
 
 }  // namespace vscsim::host

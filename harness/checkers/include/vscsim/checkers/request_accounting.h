@@ -10,7 +10,10 @@
 // message ends the channel's life: what is open then is "unanswered at
 // rescind" (a host that fails them first leaves none), and a guest packet
 // after it, before the next offer of that relid, is "sent after rescind" (a
-// driver bug). At the end, what is still open is "unanswered".
+// driver bug). A host fault event "drop_completion" (vsp-sim blob-drop: the
+// host carried the request out and withheld its answer on purpose) closes its
+// id too, counted as "dropped by host", not as unanswered. At the end, what is
+// still open is "unanswered".
 #pragma once
 
 #include <cstdint>
@@ -30,6 +33,7 @@ struct AccountingReport {
   std::uint64_t unanswered_at_rescind = 0;  // open when their channel was rescinded
   std::uint64_t duplicate_ids = 0;          // an id reused while in flight (guest bug)
   std::uint64_t stray_completions = 0;      // completions for no open id (host fault)
+  std::uint64_t dropped_by_host = 0;        // answers the host withheld on purpose (blob-drop)
   std::uint64_t sent_after_rescind = 0;     // guest packets on a rescinded channel (guest bug)
   bool truncated = false;                   // the trace dropped events: counts are partial
   std::vector<std::string> findings;        // one line each, the first few of every kind

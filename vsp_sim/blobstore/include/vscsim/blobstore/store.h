@@ -131,6 +131,9 @@ class Store {
   // Listings with a result limit, built on the visitors.
   StoreResult<ListPage> list_blobs(std::string_view container, const ListQuery& query);
   StoreResult<ListPage> list_containers(const ListQuery& query);
+  // Deletes every blob and container (a fresh store for the next scenario),
+  // through the interface, so every kind of store does it the same way.
+  StoreResult<void> clear();
 };
 
 }  // namespace vscsim::blobstore

@@ -24,6 +24,14 @@
 // is a misbehaving host: it answers at t + delay whatever timeout_ms says, so
 // the answer may reach a guest that gave up long ago.
 //
+// Dropped completions (drop_completions, the control command blob-drop): the
+// next `after` requests are answered as usual, then the next `count` are
+// carried out (the store operation happens, guest pages are written) but
+// their completions are never sent: the answer is lost on the way. Each is
+// reported to the port as HostFault::kDropCompletion (a "host_fault" event in
+// the packet trace) and counted as withheld. A request is counted when it
+// arrives, so a delay does not change which ones are dropped.
+//
 // Completions leave in the order they become ready. One that finds the
 // host-to-guest ring full waits in the model (with all after it) until
 // resume(); a closed channel drops what waits. At most kMaxPending requests
@@ -59,6 +67,7 @@ struct BlobCounters {
   std::uint64_t bytes_in = 0;     // put data copied out of guest pages
   std::uint64_t bytes_out = 0;    // get data written into guest pages
   std::uint64_t injected = 0;     // stray completions sent on purpose (inject_completion)
+  std::uint64_t withheld = 0;     // completions not sent on purpose (drop_completions)
 };
 
 class Blob final : public Device {
@@ -99,6 +108,13 @@ class Blob final : public Device {
   [[nodiscard]] Result<void, std::string> inject_completion(std::uint64_t trans_id,
                                                             std::uint32_t payload_bytes);
 
+  // Lets `after` more requests through, then withholds the completions of the
+  // next `count` (see the top of this file); count 0 cancels a pending drop.
+  void drop_completions(std::uint32_t count, std::uint32_t after) {
+    drop_count_ = count;
+    drop_after_ = count == 0 ? 0 : after;
+  }
+
   [[nodiscard]] const BlobCounters& counters() const { return counters_; }
   // Requests waiting for their time or for ring space.
   [[nodiscard]] std::size_t pending() const { return delayed_.size() + ready_.size(); }
@@ -112,18 +128,25 @@ class Blob final : public Device {
   };
   // A request waiting for its time: run `work`, or answer `status` without
   // running anything (an invalid or timed-out request).
+  // `drop`: carried out, but its completion is withheld (drop_completions).
   struct Delayed {
     std::uint64_t trans_id;
     std::optional<Work> work;
     blob_wire::WireStatus status;
+    bool drop;
   };
   struct Ready {
     std::uint64_t trans_id;
     blob_wire::Completion completion;
   };
 
+  // Whether the request arriving now is one whose completion is withheld.
+  bool take_drop();
   void schedule(std::uint64_t trans_id, std::optional<Work> work, blob_wire::WireStatus status,
-                std::uint32_t timeout_ms);
+                std::uint32_t timeout_ms, bool drop);
+  // Runs `work` (if any) and completes: queues the answer, or withholds it.
+  void finish(std::uint64_t trans_id, const std::optional<Work>& work, blob_wire::WireStatus status,
+              bool drop);
   blob_wire::Completion run(const Work& work);
   void complete(std::uint64_t trans_id, blob_wire::WireStatus status, std::uint32_t response_len = 0);
   void flush();
@@ -134,6 +157,8 @@ class Blob final : public Device {
   ChannelPort* port_ = nullptr;
   std::chrono::milliseconds delay_{0};
   DelayMode delay_mode_ = DelayMode::kHonourTimeout;
+  std::uint32_t drop_count_ = 0;  // completions still to withhold
+  std::uint32_t drop_after_ = 0;  // requests still to let through first
   DeviceClock::time_point now_{};
   // Due time -> request; equal times keep their arrival order.
   std::multimap<DeviceClock::time_point, Delayed> delayed_;

@@ -49,6 +49,14 @@ enum class SendStatus {
 
 using DeviceClock = std::chrono::steady_clock;
 
+// A fault a model commits on purpose (a control command asked for it), as
+// opposed to a bug: reported to the port so the packet trace records it and
+// a checker can tell the two apart.
+enum class HostFault : std::uint8_t {
+  kDropCompletion = 1,  // a request was carried out and its completion never sent
+};
+[[nodiscard]] std::string_view name(HostFault fault);
+
 class ChannelPort {
  public:
   virtual ~ChannelPort() = default;
@@ -63,6 +71,9 @@ class ChannelPort {
   // (GPA-direct ranges). Every access is checked by GuestMemory; what is read
   // is still guest data (copy out, then validate).
   [[nodiscard]] virtual const memory::GuestMemory& guest_memory() const = 0;
+  // Records that the model committed `fault` on the request `trans_id`.
+  // Ports that keep no record ignore it.
+  virtual void fault(HostFault /*fault*/, std::uint64_t /*trans_id*/) {}
 };
 
 class Device {

@@ -1,7 +1,13 @@
 // The simulator's host: the device models it offers, the current guest's
-// Session, and the one-line text commands of the control socket. The daemon
-// wires it to the ivshmem server and the control socket; tests drive it
-// directly.
+// Session, and the control commands. The daemon wires it to the ivshmem
+// server and the control socket; tests drive it directly.
+//
+// Commands come in two spellings that run the same code: execute() takes a
+// control.proto Request (proto/vscsim/control.proto; the control socket's
+// frames after "proto 1") and is the one place commands are carried out;
+// command() takes one text line, parses it into a Request (or answers
+// "error <why>" for a line that does not parse), calls execute() and spells
+// the Response as one text line.
 //
 // Guest RAM is opened when a guest peer connects, not before: the launcher
 // creates the RAM memfd just before QEMU starts, so the path (often
@@ -31,8 +37,17 @@
 //                         <relid>: that id (0, unknown, stale), the first
 //                         <payload_bytes> (default 12) bytes of a success
 //                         completion; the guest must ignore it
-//                         Works with or without a guest: without a session,
-//                         relid n is the n-th --device.
+//   blob-drop <relid> <count> [<after>]
+//                         the blob device at <relid> lets <after> (default 0)
+//                         more requests through, then carries out the next
+//                         <count> but never sends their completions; each
+//                         drop is a host_fault event in the packet trace;
+//                         count 0 cancels. state shows "drop=<n> after=<m>"
+//                         while one is pending, and counts withheld=<n>.
+//   blob-reset <relid>    empties the blob device's store (every container
+//                         and blob), so the next scenario starts from nothing
+//                         The blob-* commands work with or without a guest:
+//                         without a session, relid n is the n-th --device.
 //   trace-dump <path>     writes the packet trace (every ring packet and
 //                         channel message, PacketTrace::to_json_lines) to
 //                         <path>, whole or not at all: ok <events> <dropped>
@@ -50,6 +65,7 @@
 #include <vector>
 
 #include "vscsim/blobstore/store.h"
+#include "vscsim/control.pb.h"
 #include "vscsim/devices/device.h"
 #include "vscsim/host/session.h"
 #include "vscsim/server/server.h"
@@ -82,7 +98,11 @@ class Host {
   // When poll() must run next for a model's timer (Session::next_deadline).
   [[nodiscard]] std::optional<devices::DeviceClock::time_point> next_deadline() const;
 
-  // Runs one control command line (without its newline).
+  // Carries out one control request; never throws. A refused command is
+  // ok=false with the reason in `error` (the text after "error " in the text
+  // answer). The Response carries the request's id.
+  control::Response execute(const control::Request& request);
+  // Runs one text command line (without its newline) through execute().
   std::string command(std::string_view line);
 
   [[nodiscard]] Session* session() { return session_.get(); }
@@ -93,11 +113,13 @@ class Host {
   }
 
  private:
-  std::string state() const;
+  void fill_state(control::State& state) const;
+  Result<void, std::string> run(const control::Request& request, control::Response& response);
   // The device offered (or to be offered) at `relid`; nullptr if none.
   devices::Device* device_at(std::uint32_t relid) const;
-  // The blob device at `relid`; nullptr if none is there or it is another kind.
-  devices::Blob* blob_at(std::uint32_t relid) const;
+  // The blob device at `relid`; an error saying so if none is there or it is
+  // another kind.
+  Result<devices::Blob*, std::string> blob_at(std::uint32_t relid) const;
 
   std::string guest_ram_path_;
   std::vector<std::unique_ptr<devices::Device>> devices_;

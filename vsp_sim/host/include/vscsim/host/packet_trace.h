@@ -28,13 +28,14 @@ struct TraceEvent {
     kHostPacket,    // written into a host-to-guest ring
     kGuestMessage,  // channel message from the guest
     kHostMessage,   // channel message to the guest
+    kHostFault,     // a fault the host committed on purpose (type: devices::HostFault)
   };
   std::uint64_t t_ns = 0;       // host steady clock, since the trace's epoch
   Kind kind = Kind::kGuestPacket;
   std::uint32_t relid = 0;      // 0: a message about no channel
-  std::uint32_t type = 0;       // packet type, or channel message type
+  std::uint32_t type = 0;       // packet type, channel message type, or fault
   std::uint16_t flags = 0;      // packets only
-  std::uint64_t trans_id = 0;   // packets only
+  std::uint64_t trans_id = 0;   // packets, and faults on a request
   std::uint32_t length = 0;     // payload bytes (packets), message bytes
 };
 
@@ -57,7 +58,9 @@ class PacketTrace {
 
   // One JSON object per line: {"t_ns":..,"kind":"guest_packet","relid":..,
   // "type":..,"type_name":"..","flags":..,"trans_id":..,"length":..}, then a
-  // last line {"end":true,"events":N,"dropped":D}.
+  // last line {"end":true,"events":N,"dropped":D}. A host fault's line has
+  // kind "host_fault" and also "fault":"<name>" (e.g. "drop_completion",
+  // the same as its type_name) and the request's trans_id.
   [[nodiscard]] std::string to_json_lines() const;
   Result<void, std::string> write_json_lines(const std::string& path) const;
 

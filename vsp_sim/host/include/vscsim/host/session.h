@@ -125,8 +125,12 @@ class Session final : private server::Notifier {
   [[nodiscard]] const SessionStats& stats() const { return stats_; }
   [[nodiscard]] std::size_t backlog() const { return backlog_.size(); }
   [[nodiscard]] std::optional<std::uint32_t> relid_of(const devices::Device& device) const;
-  // "ring=<open|closed|broken> ..." for one relid.
+  // "channel=<state> ring=<open|closed|broken>" for one relid.
   [[nodiscard]] std::string describe_channel(std::uint32_t relid) const;
+  // Its parts: the channel's state word ("none" if the relid is unknown) and
+  // the ring's word.
+  [[nodiscard]] std::string channel_word(std::uint32_t relid) const;
+  [[nodiscard]] std::string_view ring_word(std::uint32_t relid) const;
   [[nodiscard]] bool channel_broken(std::uint32_t relid) const;
 
  private:
@@ -137,6 +141,7 @@ class Session final : private server::Notifier {
     devices::SendStatus send(wire::PacketType type, std::uint16_t flags, std::uint64_t trans_id,
                              std::span<const std::byte> payload) override;
     const memory::GuestMemory& guest_memory() const override { return memory; }
+    void fault(devices::HostFault fault, std::uint64_t trans_id) override;
 
     std::uint32_t relid;
     devices::Device& device;

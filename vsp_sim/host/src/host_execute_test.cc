@@ -1,0 +1,219 @@
+// Host::execute, the one place control commands run: every command, its
+// refusals, and the text spelling of the new blob-drop.
+#include <boost/test/unit_test.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "src/test_guest_fixture.h"
+#include "vscsim/devices/blob.h"
+#include "vscsim/host/host.h"
+
+namespace vh = vscsim::host;
+namespace vc = vscsim::control;
+
+namespace {
+
+vh::Host make_host(std::initializer_list<std::string> kinds) {
+  auto made = vh::make_devices(std::vector<std::string>(kinds));
+  BOOST_REQUIRE(made.ok());
+  return vh::Host("/nonexistent", std::move(made).value());
+}
+
+vc::Request channel_request(vc::ChannelRef* (vc::Request::*field)(), std::uint32_t relid) {
+  vc::Request r;
+  (r.*field)()->set_relid(relid);
+  return r;
+}
+
+vc::Request blob_drop(std::uint32_t relid, std::uint32_t count, std::uint32_t after) {
+  vc::Request r;
+  r.mutable_blob_drop()->set_relid(relid);
+  r.mutable_blob_drop()->set_count(count);
+  r.mutable_blob_drop()->set_after(after);
+  return r;
+}
+
+vc::State state_of(vh::Host& host) {
+  vc::Request r;
+  r.mutable_state();
+  const vc::Response a = host.execute(r);
+  BOOST_REQUIRE(a.ok());
+  BOOST_REQUIRE(a.has_state());
+  return a.state();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(execute_state_describes_each_device_without_a_guest) {
+  auto host = make_host({"keyboard", "blob"});
+  vc::Request r;
+  r.set_id(41);
+  r.mutable_state();
+  const vc::Response a = host.execute(r);
+  BOOST_TEST(a.id() == 41u);
+  BOOST_TEST(a.ok());
+  const vc::State& st = a.state();
+  BOOST_TEST(!st.session_up());
+  BOOST_TEST(st.version() == 0u);
+  BOOST_REQUIRE_EQUAL(st.channel_size(), 2);
+  BOOST_TEST(st.channel(0).kind() == "keyboard");
+  BOOST_TEST(st.channel(1).kind() == "blob");
+  for (const auto& ch : st.channel()) {
+    BOOST_TEST(ch.relid() == 0u);
+    BOOST_TEST(ch.state() == "none");
+    BOOST_TEST(ch.ring() == "closed");
+    BOOST_TEST(ch.text() == "relid=none channel=none " + ch.model());
+  }
+  BOOST_TEST(st.channel(1).model().find("kind=blob state=closed delay_ms=0") == 0u, st.channel(1).model());
+  // The text answer is the same state, spelled as one line.
+  BOOST_TEST(host.command("state") ==
+             "ok session=none | " + st.channel(0).text() + " | " + st.channel(1).text());
+}
+
+BOOST_AUTO_TEST_CASE(execute_state_with_a_guest_names_relids_and_channel_words) {
+  vh::testing::GuestRam ram;
+  auto region = vscsim::transport::SharedRegion::create(vscsim::transport::layout::kMinRegionSize, 0);
+  region.reset_for_guest(1);
+  auto made = vh::make_devices({"keyboard"});
+  BOOST_REQUIRE(made.ok());
+  vh::Host host(ram.path(), std::move(made).value());
+  BOOST_REQUIRE(host.guest_connected(vh::Bar2::of(region), [](std::uint16_t) {}).ok());
+  const vc::State st = state_of(host);
+  BOOST_TEST(st.session_up());
+  BOOST_TEST(st.connection() == "disconnected");
+  BOOST_REQUIRE_EQUAL(st.channel_size(), 1);
+  BOOST_TEST(st.channel(0).relid() == 1u);
+  BOOST_TEST(st.channel(0).state() == "unoffered");
+  BOOST_TEST(st.channel(0).ring() == "closed");
+  BOOST_TEST(st.channel(0).text().find("relid=1 channel=unoffered ring=closed kind=keyboard") == 0u,
+             st.channel(0).text());
+  // Channel commands reach the session, which refuses what the state forbids.
+  const vc::Response reoffer = host.execute(channel_request(&vc::Request::mutable_reoffer, 1));
+  BOOST_TEST(!reoffer.ok());
+  BOOST_TEST(!reoffer.error().empty());
+  BOOST_TEST(host.execute(channel_request(&vc::Request::mutable_fail_open, 1)).ok());
+}
+
+BOOST_AUTO_TEST_CASE(execute_channel_commands_without_a_guest) {
+  auto host = make_host({"keyboard"});
+  const vc::Response rescind = host.execute(channel_request(&vc::Request::mutable_rescind, 1));
+  BOOST_TEST(!rescind.ok());
+  BOOST_TEST(rescind.error() == "no guest connected");
+  BOOST_TEST(host.execute(channel_request(&vc::Request::mutable_reoffer, 1)).error() == "no guest connected");
+  const vc::Response pending = host.execute(channel_request(&vc::Request::mutable_fail_open, 1));
+  BOOST_TEST(pending.ok());
+  BOOST_TEST(pending.note() == "pending for the next guest");
+  BOOST_TEST(host.command("fail-open 1") == "ok pending for the next guest");
+}
+
+BOOST_AUTO_TEST_CASE(execute_key_needs_a_keyboard_and_an_open_channel) {
+  vc::Request key;
+  key.mutable_key()->set_scancode(0x1e);
+  key.mutable_key()->set_action(vc::Key::DOWN);
+  auto none = make_host({"blob"});
+  BOOST_TEST(none.execute(key).error() == "no keyboard offered (--device keyboard)");
+  auto host = make_host({"keyboard"});
+  const vc::Response closed = host.execute(key);
+  BOOST_TEST(!closed.ok());
+  BOOST_TEST(closed.error().find("keyboard is closed") == 0u, closed.error());
+}
+
+BOOST_AUTO_TEST_CASE(execute_blob_commands_name_the_relid_they_refuse) {
+  auto host = make_host({"keyboard", "blob"});
+  vc::Request delay;
+  delay.mutable_blob_delay()->set_relid(2);
+  delay.mutable_blob_delay()->set_ms(300);
+  delay.mutable_blob_delay()->set_late(true);
+  BOOST_TEST(host.execute(delay).ok());
+  BOOST_TEST(state_of(host).channel(1).model().find("delay_ms=300 (late)") != std::string::npos);
+  delay.mutable_blob_delay()->set_relid(1);
+  BOOST_TEST(host.execute(delay).error() == "relid 1 is not a blob device");
+
+  vc::Request inject;
+  inject.mutable_blob_inject()->set_relid(2);
+  inject.mutable_blob_inject()->set_trans_id(7);
+  BOOST_TEST(host.execute(inject).error() == "the channel is not open");
+  inject.mutable_blob_inject()->set_payload_bytes(0);
+  BOOST_TEST(host.execute(inject).error() == "the channel is not open");
+  inject.mutable_blob_inject()->set_relid(3);
+  BOOST_TEST(host.execute(inject).error() == "relid 3 is not a blob device");
+
+  BOOST_TEST(host.execute(blob_drop(2, 2, 1)).ok());
+  BOOST_TEST(state_of(host).channel(1).model().find(" drop=2 after=1") != std::string::npos);
+  BOOST_TEST(host.execute(blob_drop(2, 0, 0)).ok());  // cancelled
+  BOOST_TEST(state_of(host).channel(1).model().find(" drop=") == std::string::npos);
+  const vc::Response refused = host.execute(blob_drop(9, 1, 0));
+  BOOST_TEST(!refused.ok());
+  BOOST_TEST(refused.error() == "relid 9 is not a blob device");
+  BOOST_TEST(!refused.has_state());
+}
+
+BOOST_AUTO_TEST_CASE(execute_trace_commands_and_an_empty_request) {
+  auto host = make_host({"blob"});
+  const auto path = std::filesystem::temp_directory_path() / ("host-exec-" + std::to_string(::getpid()) + ".jsonl");
+  vc::Request dump;
+  dump.mutable_trace_dump()->set_path(path.string());
+  const vc::Response a = host.execute(dump);
+  BOOST_TEST(a.ok());
+  BOOST_TEST(a.trace_dump().events() == 0u);
+  BOOST_TEST(a.trace_dump().dropped() == 0u);
+  BOOST_TEST(std::filesystem::exists(path));
+  std::filesystem::remove(path);
+  dump.mutable_trace_dump()->set_path("/nonexistent/dir/t.jsonl");
+  BOOST_TEST(host.execute(dump).error().find("cannot write") == 0u);
+  dump.mutable_trace_dump()->clear_path();
+  BOOST_TEST(host.execute(dump).error() == "trace-dump needs a path");
+  vc::Request clear;
+  clear.mutable_trace_clear();
+  BOOST_TEST(host.execute(clear).ok());
+  vc::Request nothing;
+  nothing.set_id(5);
+  const vc::Response empty = host.execute(nothing);
+  BOOST_TEST(empty.id() == 5u);
+  BOOST_TEST(!empty.ok());
+  BOOST_TEST(empty.error() == "no command in the request");
+}
+
+BOOST_AUTO_TEST_CASE(blob_drop_text_command_sets_and_cancels_the_drop) {
+  auto host = make_host({"keyboard", "blob"});
+  BOOST_TEST(host.command("help").find("blob-drop") != std::string::npos);
+  BOOST_TEST(host.command("blob-drop 2 2 1") == "ok");
+  BOOST_TEST(host.command("state").find("withheld=0 store_bytes=0 drop=2 after=1") != std::string::npos,
+             host.command("state"));
+  BOOST_TEST(host.command("blob-drop 2 3") == "ok");
+  BOOST_TEST(host.command("state").find(" drop=3 after=0") != std::string::npos, host.command("state"));
+  BOOST_TEST(host.command("blob-drop 2 0") == "ok");
+  BOOST_TEST(host.command("state").find(" drop=") == std::string::npos);
+  BOOST_TEST(host.command("blob-drop 1 1") == "error relid 1 is not a blob device");
+  BOOST_TEST(host.command("blob-drop 2") == "error usage: blob-drop <relid> <count> [<after>]");
+  BOOST_TEST(host.command("blob-drop 2 1 2 3") == "error usage: blob-drop <relid> <count> [<after>]");
+  BOOST_TEST(host.command("blob-drop x 1") == "error 'x' is not a relid");
+  BOOST_TEST(host.command("blob-drop 2 many") == "error 'many' is not a count");
+  BOOST_TEST(host.command("blob-drop 2 1 later") == "error 'later' is not a number of requests");
+}
+
+BOOST_AUTO_TEST_CASE(blob_reset_empties_the_store_of_the_blob_at_a_relid) {
+  auto host = make_host({"keyboard", "blob"});
+  auto& blob = dynamic_cast<vscsim::devices::Blob&>(*host.devices()[1]);
+  BOOST_REQUIRE(blob.store().create_container("c").ok());
+  BOOST_REQUIRE(blob.store().create_container("d").ok());
+  const std::byte bytes[3]{};
+  BOOST_REQUIRE(blob.store().put("c", "b", bytes).ok());
+  BOOST_REQUIRE(blob.store().put("c", "e", bytes).ok());
+  vc::Request reset;
+  reset.mutable_blob_reset()->set_relid(2);
+  const vc::Response done = host.execute(reset);
+  BOOST_TEST(done.ok(), done.error());
+  BOOST_TEST(blob.store().object_count() == 0u);
+  BOOST_TEST(blob.store().used_bytes() == 0u);
+  BOOST_REQUIRE(blob.store().create_container("c").ok());  // usable again
+  BOOST_TEST(host.command("blob-reset 2") == "ok");
+  BOOST_TEST(blob.store().object_count() == 0u);
+  BOOST_TEST(host.command("blob-reset 1") == "error relid 1 is not a blob device");
+  BOOST_TEST(host.command("blob-reset") == "error usage: blob-reset <relid>");
+  BOOST_TEST(host.command("help").find("blob-reset") != std::string::npos);
+}
