@@ -3,21 +3,14 @@
 #include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #include "vscsim/boot/stock_guest.h"
 
@@ -51,102 +44,6 @@ std::string read_file(const fs::path& p) {
   return s.str();
 }
 
-SimProcess::SimProcess(const fs::path& run_dir, const fs::path& ram_path, const std::vector<std::string>& extra)
-    : socket_(run_dir / "vsp-sim.sock"), control_(run_dir / "vsp-sim.ctl"), log_(run_dir / "vsp-sim.log") {
-  std::vector<std::string> args{VSP_SIM_BINARY, "--socket", socket_.string(), "--guest-ram",
-                                ram_path.string(), "--control", control_.string(), "--device", "keyboard"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const int log_fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (log_fd < 0) throw std::runtime_error("cannot create " + log_.string());
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-  // Ready when both sockets answer; give up after 10 s.
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  while (!(fs::exists(socket_) && fs::exists(control_) && ask("help").rfind("ok", 0) == 0)) {
-    if (std::chrono::steady_clock::now() > until || exited()) {
-      stop();
-      throw std::runtime_error("vsp-sim did not start: " + read_file(log_));
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-}
-
-std::string SimProcess::ask(const std::string& line) const {
-  const int s = connect_unix(control_);
-  if (s < 0) return "";
-  std::string answer;
-  const std::string out = line + "\n";
-  if (::send(s, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size())) {
-    pollfd p{s, POLLIN, 0};
-    char c = 0;
-    while (::poll(&p, 1, 5000) == 1 && ::recv(s, &c, 1, 0) == 1 && c != '\n') answer += c;
-  }
-  ::close(s);
-  return answer;
-}
-
-bool SimProcess::wait_state(const std::vector<std::string>& needles, std::chrono::milliseconds timeout,
-                            std::string* last) const {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const std::string st = ask("state");
-    if (last != nullptr) *last = st;
-    bool all = true;
-    for (const auto& n : needles) all = all && st.find(n) != std::string::npos;
-    if (all) return true;
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
-bool SimProcess::exited() {
-  if (status_) return true;
-  int st = 0;
-  if (::waitpid(pid_, &st, WNOHANG) == pid_) status_ = st;
-  return status_.has_value();
-}
-
-int SimProcess::stop() {
-  if (pid_ > 0 && !exited()) {
-    ::syscall(SYS_pidfd_send_signal, pidfd_, SIGTERM, nullptr, 0);
-    pollfd p{pidfd_, POLLIN, 0};
-    ::poll(&p, 1, 5000);
-    if (!exited()) {
-      ::syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0);
-      int st = 0;
-      ::waitpid(pid_, &st, 0);
-      status_ = st;
-    }
-  }
-  if (pidfd_ >= 0) ::close(pidfd_);
-  pidfd_ = -1;
-  return status_.value_or(-1);
-}
-
-int SimProcess::kill_now() {
-  if (pid_ > 0 && !exited()) {
-    ::syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0);
-    int st = 0;
-    ::waitpid(pid_, &st, 0);
-    status_ = st;
-  }
-  return status_.value_or(-1);
-}
-
 std::string keyboard_script_prelude(int bound_wait) {
   return std::string("K='") + kKeyboardClassId + "'\nW=" + std::to_string(bound_wait) + "\n" + R"SH(
 dev() { for d in /sys/bus/vmbus/devices/*; do [ "$(cat "$d/class_id" 2>/dev/null)" = "$K" ] && { echo "$d"; return; }; done; }
@@ -173,13 +70,14 @@ Run boot_with_sim(const std::string& name, const std::string& script, const std:
   req.launch.kernel_args = kernel_args;
   req.launch.run_script = script;
   req.launch.before_qemu_starts = [&](const launcher::BeforeQemuStarts& at) {
-    run.sim = std::make_unique<SimProcess>(at.run_dir, at.ram_path, sim_args);
+    std::vector<std::string> args{"--device", "keyboard"};
+    args.insert(args.end(), sim_args.begin(), sim_args.end());
+    run.sim = std::make_unique<SimProcess>(VSP_SIM_BINARY, at.run_dir, at.ram_path, args);
     for (const auto& c : sim_commands) {
       const std::string a = run.sim->ask(c);
       if (a.rfind("ok", 0) != 0) throw std::runtime_error("vsp-sim refused '" + c + "': " + a);
     }
-    return std::vector<std::string>{"-chardev", "socket,path=" + run.sim->socket().string() + ",id=vsim",
-                                    "-device", "ivshmem-doorbell,chardev=vsim,vectors=2"};
+    return run.sim->qemu_args();
   };
   run.boot = boot::boot_until_ready(req);
   return run;

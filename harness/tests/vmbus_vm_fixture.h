@@ -13,8 +13,6 @@
 //   wait_go    blocks until the test calls GoLine::go() (about 60 s at most)
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -24,6 +22,7 @@
 
 #include "vscsim/boot/boot.h"
 #include "vscsim/launcher/qemu_guest.h"
+#include "vscsim/simctl/sim_process.h"
 
 namespace vscsim::vmtest {
 
@@ -31,38 +30,9 @@ inline constexpr const char* kKeyboardClassId = "{f912ad6d-2b17-48ea-bd65-f927a6
 
 std::string read_file(const std::filesystem::path& p);
 
-// vsp-sim as a child of the test offering the keyboard (relid 1): dies with
-// the test (PR_SET_PDEATHSIG), is stopped by pid (SIGTERM, then SIGKILL), and
-// logs into the guest's run folder.
-class SimProcess {
- public:
-  SimProcess(const std::filesystem::path& run_dir, const std::filesystem::path& ram_path,
-             const std::vector<std::string>& extra);
-  ~SimProcess() { stop(); }
-  SimProcess(const SimProcess&) = delete;
-  SimProcess& operator=(const SimProcess&) = delete;
-
-  // One control command, one answer line ("" if the socket is gone).
-  std::string ask(const std::string& line) const;
-  // Asks `state` until it contains every word in `needles` (or times out).
-  bool wait_state(const std::vector<std::string>& needles, std::chrono::milliseconds timeout,
-                  std::string* last = nullptr) const;
-  bool exited();
-  // SIGTERM (clean shutdown), SIGKILL after 5 s; returns the wait status
-  // (the one already collected if it has exited).
-  int stop();
-  // SIGKILL at once (a crash: no host_state Stopped, the heartbeat stalls),
-  // reaped; returns the wait status.
-  int kill_now();
-  [[nodiscard]] std::string log() const { return read_file(log_); }
-  [[nodiscard]] const std::filesystem::path& socket() const { return socket_; }
-
- private:
-  std::filesystem::path socket_, control_, log_;
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-  std::optional<int> status_;
-};
+// vsp-sim as a child of the test (harness/simctl): boot_with_sim starts it
+// offering the keyboard (relid 1) and logging into the guest's run folder.
+using SimProcess = simctl::SimProcess;
 
 // The shell prelude described at the top of this file.
 std::string keyboard_script_prelude(int bound_wait);

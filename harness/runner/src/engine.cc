@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "vscsim/runner/expectation.h"
+#include "vscsim/scenario/plan.h"
 
 namespace vscsim::runner {
 
@@ -213,6 +214,11 @@ Outcome run_steps(const scenario::Scenario& s, GuestPort& guest, HostPort& host)
         run.set_process(a.thread->process());
         run.set_thread(a.thread->name());
         *run.mutable_op() = step.op();
+        // A generated put without its own fill seed draws it from the
+        // scenario's seed, so the run seed decides the bytes written.
+        if (run.op().has_blob() && run.op().blob().fill_length() != 0 && run.op().blob().fill_seed() == 0) {
+          run.mutable_op()->mutable_blob()->set_fill_seed(scenario::scenario_seed(s.seed(), r.name()));
+        }
         auto id = guest.submit(run);
         if (!id.ok()) {
           shared.fail({"", fmt::format("agent: {} not sent: {}", r.name(), id.error()), true}, true);

@@ -274,3 +274,31 @@ BOOST_AUTO_TEST_CASE(judging_a_blob_call_without_expectation_requires_full_succe
   BOOST_TEST(vr::judge(any, va::Op{}, failed(110, "ETIMEDOUT"), {}).met);
   BOOST_TEST(!vr::judge(any, va::Op{}, ok(), {}).met);
 }
+
+BOOST_AUTO_TEST_CASE(generated_puts_without_a_fill_seed_take_it_from_the_scenario_seed) {
+  const auto text = R"(
+    name: "fill"
+    thread { name: "main"
+      step { name: "a" op { blob { slot: "d" fill_length: 4096 } } }
+      step { name: "b" op { blob { slot: "d" fill_length: 4096 } } }
+      step { name: "own" op { blob { slot: "d" fill_length: 4096 fill_seed: 5 } } }
+      step { name: "plain" op { open { path: "/dev/azure_blob" slot: "d" } } } })";
+  auto seeds_for = [&](std::uint64_t seed) {
+    auto s = parse(text);
+    s.set_seed(seed);
+    ScriptedGuest guest([](const va::Run&) { return std::optional(va::OpResult{}); });
+    ScriptedHost host;
+    (void)vr::run_steps(s, guest, host);
+    BOOST_REQUIRE(guest.submitted.size() == 4u);
+    BOOST_TEST(!guest.submitted[3].op().has_blob());  // other operations are left alone
+    return std::vector<std::uint64_t>{guest.submitted[0].op().blob().fill_seed(),
+                                      guest.submitted[1].op().blob().fill_seed(),
+                                      guest.submitted[2].op().blob().fill_seed()};
+  };
+  const auto one = seeds_for(1);
+  BOOST_TEST(one[0] != 0u);
+  BOOST_TEST(one[0] != one[1]);  // each step its own bytes
+  BOOST_TEST(one[2] == 5u);      // a scenario's own seed wins
+  BOOST_TEST((seeds_for(1) == one));
+  BOOST_TEST(seeds_for(2)[0] != one[0]);
+}

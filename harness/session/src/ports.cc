@@ -1,0 +1,163 @@
+#include "vscsim/session/ports.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <thread>
+
+#include "vscsim/session/guest_session.h"
+
+namespace vscsim::session {
+
+using namespace std::chrono_literals;
+
+Result<std::uint64_t, std::string> AgentGuestPort::submit(const agent::Run& run) {
+  auto r = client_.submit(run);
+  if (!r.ok()) return Err(r.error().message);
+  return *r;
+}
+
+Result<std::optional<std::pair<std::uint64_t, agent::OpResult>>, std::string> AgentGuestPort::next(
+    runner::Clock::time_point deadline) {
+  using Answer = std::optional<std::pair<std::uint64_t, agent::OpResult>>;
+  auto r = client_.next(deadline);
+  if (r.ok()) return Answer(std::make_pair(r->id, std::move(r->result)));
+  switch (r.error().kind) {
+    case agent::ClientErrorKind::kTimeout:
+      return Answer();
+    case agent::ClientErrorKind::kNotPending:
+      // Nothing outstanding: nothing can come before the deadline.
+      std::this_thread::sleep_until(std::min(deadline, runner::Clock::now() + 10ms));
+      return Answer();
+    default:
+      return Err(r.error().message);
+  }
+}
+
+Result<std::uint32_t, std::string> SimHostPort::relid(const std::string& device) const {
+  const std::uint32_t r = relid_of(setup_, device);
+  if (r == 0) return Err(fmt::format("no device named '{}' in the setup", device));
+  return r;
+}
+
+Result<control::Response, std::string> SimHostPort::call(const control::Request& request,
+                                                         runner::Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - runner::Clock::now());
+  return control_.must(request, std::clamp<std::chrono::milliseconds>(left, 1ms, 10s));
+}
+
+Result<void, std::string> SimHostPort::run(const scenario::HostStep& step, runner::Clock::time_point deadline) {
+  control::Request req;
+  switch (step.kind_case()) {
+    case scenario::HostStep::kRescind:
+    case scenario::HostStep::kReoffer:
+    case scenario::HostStep::kFailNextOpen: {
+      const auto& ref = step.kind_case() == scenario::HostStep::kRescind   ? step.rescind()
+                        : step.kind_case() == scenario::HostStep::kReoffer ? step.reoffer()
+                                                                            : step.fail_next_open();
+      auto r = relid(ref.device());
+      if (!r.ok()) return Err(r.error());
+      auto* target = step.kind_case() == scenario::HostStep::kRescind   ? req.mutable_rescind()
+                     : step.kind_case() == scenario::HostStep::kReoffer ? req.mutable_reoffer()
+                                                                         : req.mutable_fail_open();
+      target->set_relid(*r);
+      break;
+    }
+    case scenario::HostStep::kBlobDelay: {
+      auto r = relid(step.blob_delay().device());
+      if (!r.ok()) return Err(r.error());
+      req.mutable_blob_delay()->set_relid(*r);
+      req.mutable_blob_delay()->set_ms(step.blob_delay().ms());
+      req.mutable_blob_delay()->set_late(step.blob_delay().late());
+      break;
+    }
+    case scenario::HostStep::kSleepMs: {
+      const auto until = runner::Clock::now() + std::chrono::milliseconds(step.sleep_ms());
+      if (until > deadline) {
+        std::this_thread::sleep_until(deadline);
+        return Err(fmt::format("sleep of {} ms goes past the step's deadline", step.sleep_ms()));
+      }
+      std::this_thread::sleep_until(until);
+      return {};
+    }
+    case scenario::HostStep::kWaitState: {
+      auto r = relid(step.wait_state().device());
+      if (!r.ok()) return Err(r.error());
+      const std::vector<std::string> words(step.wait_state().word().begin(), step.wait_state().word().end());
+      std::string last;
+      for (;;) {
+        control::Request q;
+        q.mutable_state();
+        auto st = call(q, deadline);
+        if (!st.ok()) return Err(st.error());
+        // One channel per device, in setup order.
+        const int index = static_cast<int>(*r) - 1;
+        if (index < st->state().channel_size()) last = st->state().channel(index).text();
+        bool all = !last.empty();
+        for (const auto& w : words) all = all && last.find(w) != std::string::npos;
+        if (all) return {};
+        if (runner::Clock::now() >= deadline) {
+          return Err(fmt::format("{} never reached '{}'; last state: {}", step.wait_state().device(),
+                                 fmt::join(words, " "), last));
+        }
+        std::this_thread::sleep_for(20ms);
+      }
+    }
+    default:
+      return Err(fmt::format("host step '{}' of a kind the harness does not know", step.name()));
+  }
+  auto r = call(req, deadline);
+  if (!r.ok()) return Err(r.error());
+  return {};
+}
+
+Result<std::vector<control::Request>, std::string> fault_requests(const scenario::Scenario& s) {
+  const auto not_yet = [](int i, std::string_view what) {
+    return Err(fmt::format("faults.rule[{}]: {} needs the fault engine (issue 7), which vsp-sim does not have yet; "
+                           "the scenario is not run without its faults",
+                           i, what));
+  };
+  if (s.faults().random_rules() != 0) {
+    return Err(fmt::format("faults.random_rules: {} random rules need the fault engine (issue 7), which vsp-sim "
+                           "does not have yet; the scenario is not run without its faults",
+                           s.faults().random_rules()));
+  }
+  std::vector<control::Request> out;
+  for (int i = 0; i < s.faults().rule_size(); ++i) {
+    const auto& rule = s.faults().rule(i);
+    const std::uint32_t relid = relid_of(s.setup(), rule.device());
+    if (relid == 0) return Err(fmt::format("faults.rule[{}]: no device named '{}'", i, rule.device()));
+    const std::string kind = s.setup().device(static_cast<int>(relid - 1)).kind();
+    control::Request req;
+    switch (rule.action_case()) {
+      case scenario::FaultRule::kDropCompletion:
+        if (kind != "blob") return Err(fmt::format("faults.rule[{}]: drop_completion needs a blob device", i));
+        req.mutable_blob_drop()->set_relid(relid);
+        req.mutable_blob_drop()->set_count(rule.count() == 0 ? std::numeric_limits<std::uint32_t>::max()
+                                                              : rule.count());
+        req.mutable_blob_drop()->set_after(rule.after_requests());
+        break;
+      case scenario::FaultRule::kDelayMs:
+        if (kind != "blob") return Err(fmt::format("faults.rule[{}]: delay_ms needs a blob device", i));
+        if (rule.count() != 0 || rule.after_requests() != 0) return not_yet(i, "a delay limited by count or after_requests");
+        req.mutable_blob_delay()->set_relid(relid);
+        req.mutable_blob_delay()->set_ms(rule.delay_ms());
+        break;
+      case scenario::FaultRule::kFailOpen:
+        if (rule.count() > 1 || rule.after_requests() != 0) return not_yet(i, "fail_open beyond the next open");
+        req.mutable_fail_open()->set_relid(relid);
+        break;
+      case scenario::FaultRule::kDuplicateCompletion:
+        return not_yet(i, "duplicate_completion");
+      case scenario::FaultRule::kRescind:
+        return not_yet(i, "a rescind rule (use a host step `rescind` for a rescind at a chosen point)");
+      default:
+        return Err(fmt::format("faults.rule[{}]: no action", i));
+    }
+    out.push_back(std::move(req));
+  }
+  return out;
+}
+
+}  // namespace vscsim::session
