@@ -322,6 +322,11 @@ setup { device { name: "kbd" kind: "keyboard" } }
 host { step { blob_delay { device: "kbd" ms: 10 } } })",
      3, 28, "host.step[0].blob_delay.device", "device \"kbd\" is a keyboard, not a blob"},
 
+    {"blob_inject_keyboard", R"(name: "blob_inject_keyboard"
+setup { device { name: "kbd" kind: "keyboard" } }
+host { step { blob_inject { device: "kbd" trans_id: 0 } } })",
+     3, 29, "host.step[0].blob_inject.device", "device \"kbd\" is a keyboard, not a blob"},
+
     {"wait_no_word", R"(name: "wait_no_word"
 host { step { wait_state { device: "blob0" } } })",
      2, 15, "host.step[0].wait_state", "needs at least one word"},

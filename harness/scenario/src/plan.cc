@@ -1,5 +1,7 @@
 #include "vscsim/scenario/plan.h"
 
+#include "vscsim/scenario/random_faults.h"
+
 #include <fnmatch.h>
 #include <google/protobuf/text_format.h>
 
@@ -140,6 +142,7 @@ Result<Plan, std::string> make_plan(const Suite& suite, const Selection& selecti
       run.round_seed = this_round;
       run.seed_fixed = scenario.seed() != 0;
       run.seed = run.seed_fixed ? scenario.seed() : scenario_seed(this_round, scenario.name());
+      run.drawn_faults = draw_fault_rules(scenario, run.seed);
       plan.runs.push_back(run);
     }
   }
@@ -213,6 +216,7 @@ std::string describe_plan(const Plan& plan) {
       out += "  iteration " + std::to_string(run.iteration) + ": seed " + std::to_string(run.seed) +
              (run.seed_fixed ? " (fixed by the scenario)" : "") + ", round seed " + std::to_string(run.round_seed) +
              "\n";
+      for (const auto& rule : run.drawn_faults) out += "    drawn fault: rule { " + rule.ShortDebugString() + " }\n";
     }
   }
   return out;

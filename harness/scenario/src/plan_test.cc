@@ -1,5 +1,7 @@
 #include "vscsim/scenario/plan.h"
 
+#include "vscsim/scenario/random_faults.h"
+
 #include <boost/test/unit_test.hpp>
 #include <set>
 
@@ -176,3 +178,40 @@ faults {
 }
 
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(random_fault_rules_are_drawn_from_each_iteration_seed_and_printed) {
+  const auto suite = suite_of(
+      {{"chaos", R"(name: "chaos"
+        setup { device { name: "a" kind: "blob" } device { name: "k" kind: "keyboard" } device { name: "b" kind: "blob" } }
+        faults { random_rules: 6 })"},
+       {"calm", R"(name: "calm")"}});
+  auto plan = make_plan(suite, {.filters = {}, .shard = {}, .repeat = 3}, 99);
+  BOOST_REQUIRE(plan.ok());
+  std::set<std::string> distinct;
+  for (const auto& run : plan->runs) {
+    const auto& s = plan->scenario_of(run).scenario;
+    if (s.name() == "calm") {
+      BOOST_TEST(run.drawn_faults.empty());
+      continue;
+    }
+    BOOST_REQUIRE(run.drawn_faults.size() == 6u);
+    std::string all;
+    for (const auto& rule : run.drawn_faults) {
+      BOOST_TEST((rule.device() == "a" || rule.device() == "b"), rule.device());  // never the keyboard
+      BOOST_TEST((rule.has_delay_ms() || rule.has_drop_completion()));
+      if (rule.has_delay_ms()) BOOST_TEST((rule.delay_ms() >= 50u && rule.delay_ms() <= 1000u));
+      if (rule.has_drop_completion()) BOOST_TEST(rule.count() == 1u);
+      all += rule.ShortDebugString();
+    }
+    distinct.insert(all);
+    // The same seed draws the same rules.
+    auto again = draw_fault_rules(s, run.seed);
+    BOOST_REQUIRE(again.size() == run.drawn_faults.size());
+    for (std::size_t i = 0; i < again.size(); ++i) {
+      BOOST_TEST(again[i].ShortDebugString() == run.drawn_faults[i].ShortDebugString());
+    }
+  }
+  BOOST_TEST(distinct.size() == 3u);  // each iteration its own plan
+  const std::string text = describe_plan(*plan);
+  BOOST_TEST(text.find("drawn fault: rule { device: ") != std::string::npos, text);
+}

@@ -1,4 +1,6 @@
 #include <boost/test/unit_test.hpp>
+
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -15,16 +17,17 @@ using vscsim::scenario::testing::TempDir;
 BOOST_AUTO_TEST_CASE(default_suite_loads_without_errors_or_warnings) {
   const auto suite = load_suite(std::filesystem::path(VSCSIM_SCENARIOS_DIR));
   BOOST_TEST_REQUIRE(suite.ok(), errors_of(suite));
-  std::vector<std::string> names;
+  // Every file of the folder loads cleanly; the default suite (issue 6's
+  // list) is exactly the scenarios tagged "default".
+  std::vector<std::string> defaults;
   for (const auto& s : suite->scenarios) {
-    names.push_back(s.scenario.name());
     for (const auto& w : s.warnings) BOOST_ERROR(w.str());
+    const auto& tags = s.scenario.tags();
+    if (std::find(tags.begin(), tags.end(), "default") != tags.end()) defaults.push_back(s.scenario.name());
   }
-  const std::vector<std::string> expected = {
-      "concurrent_io",        "io",        "module_reload", "neg_console_warning", "neg_dropped_response",
-      "probe",                "rescind_idle", "rescind_with_open_file", "unbind_bind",
-  };
-  BOOST_TEST(names == expected, boost::test_tools::per_element());
+  const std::vector<std::string> expected = {"concurrent_io", "io", "module_reload", "probe",
+                                             "rescind_idle", "rescind_with_open_file", "unbind_bind"};
+  BOOST_TEST(defaults == expected, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(default_suite_negative_controls_expect_their_checkers) {

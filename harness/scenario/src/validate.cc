@@ -322,12 +322,10 @@ class Validator {
           check_device(info.path / "fail_next_open" / "device", step.fail_next_open().device());
           break;
         case HostStep::kBlobDelay:
-          if (check_device(info.path / "blob_delay" / "device", step.blob_delay().device()) &&
-              devices_.at(step.blob_delay().device()) != "blob") {
-            f_.error(info.path / "blob_delay" / "device",
-                     "device " + in_quotes(step.blob_delay().device()) + " is a " +
-                         devices_.at(step.blob_delay().device()) + ", not a blob");
-          }
+          check_blob_device(info.path / "blob_delay" / "device", step.blob_delay().device());
+          break;
+        case HostStep::kBlobInject:
+          check_blob_device(info.path / "blob_inject" / "device", step.blob_inject().device());
           break;
         case HostStep::kSleepMs:
           break;
@@ -338,10 +336,17 @@ class Validator {
           }
           break;
         case HostStep::KIND_NOT_SET:
-          f_.error(info.path, "a host step needs an action (barrier, rescind, reoffer, fail_next_open, blob_delay, sleep_ms, wait_state)");
+          f_.error(info.path, "a host step needs an action (barrier, rescind, reoffer, fail_next_open, blob_delay, blob_inject, sleep_ms, wait_state)");
           break;
       }
       add_step(std::move(info));
+    }
+  }
+
+  // A device that must be a blob (blob_delay, blob_inject).
+  void check_blob_device(const FieldPath& path, const std::string& device) {
+    if (check_device(path, device) && devices_.at(device) != "blob") {
+      f_.error(path, "device " + in_quotes(device) + " is a " + devices_.at(device) + ", not a blob");
     }
   }
 

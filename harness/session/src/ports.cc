@@ -72,6 +72,15 @@ Result<void, std::string> SimHostPort::run(const scenario::HostStep& step, runne
       req.mutable_blob_delay()->set_late(step.blob_delay().late());
       break;
     }
+    case scenario::HostStep::kBlobInject: {
+      auto r = relid(step.blob_inject().device());
+      if (!r.ok()) return Err(r.error());
+      auto& inject = *req.mutable_blob_inject();
+      inject.set_relid(*r);
+      inject.set_trans_id(step.blob_inject().trans_id());
+      if (step.blob_inject().has_payload_bytes()) inject.set_payload_bytes(step.blob_inject().payload_bytes());
+      break;
+    }
     case scenario::HostStep::kSleepMs: {
       const auto until = runner::Clock::now() + std::chrono::milliseconds(step.sleep_ms());
       if (until > deadline) {

@@ -174,6 +174,9 @@ report::ScenarioResult run_iteration(GuestSession& session, const scenario::Load
                                      const scenario::PlannedRun& run, const IterationOptions& options) {
   scenario::Scenario s = loaded.scenario;
   s.set_seed(run.seed);
+  // The drawn rules join the scenario's own (the plan printed them).
+  for (const auto& rule : run.drawn_faults) *s.mutable_faults()->add_rule() = rule;
+  s.mutable_faults()->set_random_rules(0);
   report::ScenarioResult result;
   result.set_name(s.name());
   result.set_iteration(run.iteration);

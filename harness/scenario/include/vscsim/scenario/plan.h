@@ -61,6 +61,9 @@ struct PlannedRun {
   std::uint64_t round_seed = 0;  // the --seed that replays this iteration
   std::uint64_t seed = 0;        // the seed the scenario runs with
   bool seed_fixed = false;       // the scenario's own `seed`
+  // faults.random_rules drawn from `seed` (random_faults.h); run with the
+  // scenario's own rules, after them.
+  std::vector<FaultRule> drawn_faults;
 };
 
 struct Plan {
