@@ -22,6 +22,9 @@ constexpr std::size_t kFindingsPerKind = 5;
 
 struct Channel {
   std::set<std::uint64_t> open;
+  // Completions the host announced it would send for ids not in flight (a
+  // duplicate, a wrong id): expected, not stray.
+  std::map<std::uint64_t, std::uint64_t> announced;
   bool rescinded = false;
 };
 
@@ -30,9 +33,9 @@ struct Channel {
 std::string AccountingReport::summary() const {
   return fmt::format(
       "requests={} completions={} unanswered={} unanswered_at_rescind={} duplicate_ids={} "
-      "stray_completions={} sent_after_rescind={} dropped_by_host={}{}",
+      "stray_completions={} sent_after_rescind={} dropped_by_host={} announced_completions={}{}",
       requests, completions, unanswered, unanswered_at_rescind, duplicate_ids, stray_completions,
-      sent_after_rescind, dropped_by_host, truncated ? " (trace truncated)" : "");
+      sent_after_rescind, dropped_by_host, announced_completions, truncated ? " (trace truncated)" : "");
 }
 
 Result<AccountingReport, std::string> account_requests(std::string_view json_lines,
@@ -84,17 +87,33 @@ Result<AccountingReport, std::string> account_requests(std::string_view json_lin
             find("duplicate id", fmt::format("trace line {}: relid {} id {} already in flight", line_no, relid, id));
           }
         }
-      } else if (kind == "host_fault" && j.value("fault", std::string()) == "drop_completion") {
-        if (ch.open.erase(id) != 0) {
-          ++r.dropped_by_host;
-        } else {
-          find("stray drop", fmt::format("trace line {}: relid {} id {} dropped but not in flight", line_no, relid, id));
+      } else if (kind == "host_fault") {
+        // vsp-sim's deliberate faults (vsp_sim/host/README.md): those that
+        // leave a request unanswered close it as the host's doing, those
+        // that send extra completions announce them; the rest (delays,
+        // corrupt or short answers, interrupts, rescinds) change nothing here.
+        const std::string fault = j.value("fault", std::string());
+        if (fault == "drop_completion" || fault == "wrong_id") {
+          if (ch.open.erase(id) != 0) {
+            ++r.dropped_by_host;
+          } else {
+            find("stray drop", fmt::format("trace line {}: relid {} id {} {} but not in flight", line_no, relid, id,
+                                           fault));
+          }
+          if (fault == "wrong_id") ++ch.announced[j.value("arg", std::uint64_t{0})];
+        } else if (fault == "duplicate_completion") {
+          ++ch.announced[id];
         }
       } else if (kind == "host_packet" && type == kCompletion) {
         ++r.completions;
         if (ch.open.erase(id) == 0) {
-          ++r.stray_completions;
-          find("stray completion", fmt::format("trace line {}: relid {} id {} not in flight", line_no, relid, id));
+          if (auto it = ch.announced.find(id); it != ch.announced.end() && it->second > 0) {
+            --it->second;
+            ++r.announced_completions;
+          } else {
+            ++r.stray_completions;
+            find("stray completion", fmt::format("trace line {}: relid {} id {} not in flight", line_no, relid, id));
+          }
         }
       }
     } catch (const nlohmann::json::exception& e) {

@@ -28,6 +28,12 @@ std::string dropped(unsigned relid, unsigned long long id) {
                      "\n",
                      relid, id);
 }
+std::string fault(const char* name, unsigned relid, unsigned long long id, unsigned long long arg) {
+  return fmt::format(R"({{"t_ns":1,"kind":"host_fault","relid":{},"type":1,"type_name":"{}",)"
+                     R"("flags":0,"trans_id":{},"length":0,"fault":"{}","arg":{}}})"
+                     "\n",
+                     relid, name, id, name, arg);
+}
 const std::string kEnd = "{\"end\":true,\"events\":0,\"dropped\":0}\n";
 
 vc::AccountingReport account(const std::string& trace, const std::set<std::uint32_t>& relids = {}) {
@@ -98,4 +104,20 @@ BOOST_AUTO_TEST_CASE(an_answer_the_host_dropped_on_purpose_is_not_unanswered) {
   BOOST_TEST(r.summary().find("dropped_by_host=1") != std::string::npos, r.summary());
   BOOST_REQUIRE_EQUAL(r.findings.size(), 1u);
   BOOST_TEST(r.findings[0].find("stray drop") == 0u, r.findings[0]);
+}
+
+BOOST_AUTO_TEST_CASE(completions_a_host_fault_announced_are_not_stray) {
+  // duplicate: the second answer for id 1 is the host's doing.
+  // wrong_id: request 2 is answered under id 77 instead; 2 stays the host's.
+  const auto r = account(offer(1) + request(1, 1) + fault("duplicate_completion", 1, 1, 1) + completion(1, 1) +
+                         completion(1, 1) + request(1, 2) + fault("wrong_id", 1, 2, 77) + completion(1, 77) +
+                         fault("truncate_completion", 1, 3, 4) +  // informational only
+                         completion(1, 5) + kEnd);                // nobody announced this one
+  BOOST_TEST(r.requests == 2u);
+  BOOST_TEST(r.completions == 4u);
+  BOOST_TEST(r.announced_completions == 2u);
+  BOOST_TEST(r.dropped_by_host == 1u);
+  BOOST_TEST(r.unanswered == 0u);
+  BOOST_TEST(r.stray_completions == 1u);
+  BOOST_TEST(r.guest_clean());
 }

@@ -14,6 +14,20 @@ std::string_view name(SendStatus status) {
 std::string_view name(HostFault fault) {
   switch (fault) {
     case HostFault::kDropCompletion: return "drop_completion";
+    case HostFault::kDelayCompletion: return "delay_completion";
+    case HostFault::kDuplicateCompletion: return "duplicate_completion";
+    case HostFault::kReorderCompletion: return "reorder_completion";
+    case HostFault::kWrongId: return "wrong_id";
+    case HostFault::kTruncateCompletion: return "truncate_completion";
+    case HostFault::kCorruptCompletion: return "corrupt_completion";
+    case HostFault::kOversizeResponseLen: return "oversize_response_len";
+    case HostFault::kSprayInterrupts: return "spray_interrupts";
+    case HostFault::kRescindInFlight: return "rescind_in_flight";
+    case HostFault::kRescindOnClose: return "rescind_on_close";
+    case HostFault::kFailGpadl: return "fail_gpadl";
+    case HostFault::kFailOpen: return "fail_open";
+    case HostFault::kStopDraining: return "stop_draining";
+    case HostFault::kWithholdInterrupt: return "withhold_interrupt";
   }
   return "?";
 }

@@ -10,6 +10,7 @@
 
 #include "blob_test_guest.h"
 #include "blobstore_test_util.h"
+#include "src/blob_session_fixture.h"
 #include "src/test_guest_fixture.h"
 #include "vscsim/blob.pb.h"
 #include "vscsim/blobstore/memory_store.h"
@@ -30,73 +31,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Got {
-  std::uint64_t trans_id;
-  bw::Completion completion;
-};
-
-
-struct BlobSession {
-  explicit BlobSession(vh::SessionConfig config = {})
-      : f({&blob}, {}, std::move(config)), guest(*f.guest_mem, 20, 40) {
-    f.connect();
-    f.guest->inbox.clear();
-    BOOST_REQUIRE_EQUAL(f.open(1), 0u);
-  }
-
-  // The guest sends one request as az_blob does (vmbus_sendpacket_mpb_desc)
-  // and signals if the ring rules say so; no host pass yet.
-  LaidOut post(const UserBuffers& u, std::uint64_t trans_id) {
-    LaidOut r = guest.lay_out(u);
-    auto sent = f.ring_guest->send_gpa_direct(trans_id, std::span(&r.range, 1),
-                                              std::as_bytes(std::span(&r.wire, 1)));
-    BOOST_REQUIRE(sent.ok());
-    if (*sent) f.signal_host(1);
-    return r;
-  }
-
-  // Everything in the host-to-guest ring; `signal_host` says whether the
-  // guest's read crossed the host's pending_send_sz (then the guest signals).
-  std::vector<Got> read_completions(bool* signal_host = nullptr) {
-    std::vector<Got> out;
-    while (auto p = f.ring_guest->receive()) {
-      w::VmpacketDescriptor d{};
-      std::memcpy(&d, p->data(), sizeof d);
-      BOOST_REQUIRE_EQUAL(d.type, static_cast<std::uint16_t>(w::PacketType::kCompletion));
-      BOOST_REQUIRE(p->size() >= std::size_t{d.offset8} * 8 + sizeof(bw::Completion));
-      Got g{d.trans_id, {}};
-      std::memcpy(&g.completion, p->data() + std::size_t{d.offset8} * 8, sizeof g.completion);
-      out.push_back(g);
-    }
-    const bool crossed = f.ring_guest->close_receive();
-    if (signal_host != nullptr) *signal_host = crossed;
-    return out;
-  }
-
-  pb::Response response_of(const LaidOut& r, const Got& g) {
-    const auto bytes = guest.response(r, g.completion.response_len);
-    pb::Response out;
-    BOOST_REQUIRE(out.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
-    return out;
-  }
-
-  vd::Blob blob{vscsim::blobstore::make_memory_store()};
-  SessionFixture f;
-  BlobGuest guest;
-};
-
-UserBuffers create_container(const std::string& c) {
-  UserBuffers u;
-  u.request = rq::create(c).SerializeAsString();
-  return u;
-}
-
-UserBuffers stat(const std::string& c, const std::string& b) {
-  UserBuffers u;
-  u.request = rq::stat(c, b).SerializeAsString();
-  u.response_len = 256;
-  return u;
-}
+using vh::testing::BlobSession;
+using vh::testing::Got;
+using vh::testing::create_container;
+using vh::testing::stat;
 
 // A session whose clock only moves when the test says so.
 struct ClockedSession {

@@ -101,6 +101,7 @@ Host::Host(std::string guest_ram_path, std::vector<std::unique_ptr<devices::Devi
       devices_(std::move(devices)),
       config_(std::move(config)) {
   if (config_.trace == nullptr) config_.trace = &trace_;
+  config_.faults = &faults_;
 }
 
 Result<void, std::string> Host::guest_connected(const Bar2& bar2, SignalGuest signal) {
@@ -152,6 +153,36 @@ devices::Device* Host::device_at(std::uint32_t relid) const {
   return devices_[relid - 1].get();
 }
 
+Result<void, std::string> Host::check_rule(const control::FaultRule& rule) const {
+  using control::FaultRule;
+  const FaultAction action = rule.action_case();
+  if (action == FaultRule::ACTION_NOT_SET) return Err(std::string("the rule has no action"));
+  if (rule.relid() == 0) return {};  // every channel; each acts where it can
+  const devices::Device* device = device_at(rule.relid());
+  if (device == nullptr) return Err(fmt::format("no device at relid {}", rule.relid()));
+  if (fault_class(action) != FaultClass::kCompletion) return {};
+  const auto layout = device->completion_layout();
+  if (!layout) {
+    return Err(fmt::format("relid {} is a {} device: it sends no completions, so no {}", rule.relid(),
+                           device->kind(), action_name(action)));
+  }
+  if (action == FaultRule::kTruncate && rule.truncate() >= layout->size) {
+    return Err(fmt::format("truncate keeps fewer bytes than the {}-byte completion (0 to {})",
+                           layout->size, layout->size - 1));
+  }
+  if (action == FaultRule::kCorrupt && !rule.corrupt().has_status() && rule.corrupt().offset() >= layout->size) {
+    return Err(fmt::format("corrupt offset {} is past the {}-byte completion", rule.corrupt().offset(),
+                           layout->size));
+  }
+  if (action == FaultRule::kOversizeResponseLen && rule.oversize_response_len().response_len() != 0 &&
+      rule.oversize_response_len().response_len() <= layout->max_response_len) {
+    return Err(fmt::format("response_len {} fits a buffer the guest may have given (oversize means > {}; 0: "
+                           "the smallest such)",
+                           rule.oversize_response_len().response_len(), layout->max_response_len));
+  }
+  return {};
+}
+
 void Host::fill_state(control::State& st) const {
   if (session_) {
     const auto& srv = session_->server();
@@ -170,11 +201,16 @@ void Host::fill_state(control::State& st) const {
     ch.set_state(relid ? session_->channel_word(*relid) : std::string("none"));
     ch.set_ring(std::string(relid ? session_->ring_word(*relid) : "closed"));
     ch.set_model(d->describe());
+    // Rules name relids: without a session, relid n is the n-th device.
+    const std::uint32_t rule_relid =
+        relid.value_or(static_cast<std::uint32_t>(&d - devices_.data()) + 1);
+    faults_.list(rule_relid, *ch.mutable_fault());
     // The text state line's part: no ring word while nothing is offered.
-    ch.set_text(fmt::format("relid={} {} {}", relid ? std::to_string(*relid) : std::string("none"),
+    ch.set_text(fmt::format("relid={} {} {}{}", relid ? std::to_string(*relid) : std::string("none"),
                             relid ? session_->describe_channel(*relid) : std::string("channel=none"),
-                            ch.model()));
+                            ch.model(), fault_words(ch.fault(), " faults")));
   }
+  faults_.list(0u, *st.mutable_any_channel_fault());
 }
 
 std::string Host::command(std::string_view line) {
@@ -266,6 +302,23 @@ Result<void, std::string> Host::run(const control::Request& request, control::Re
       if (auto r = (*blob)->store().clear(); !r.ok()) return Err(r.error().message);
       return {};
     }
+    case Request::kAddFault: {
+      if (auto ok = check_rule(request.add_fault()); !ok.ok()) return ok;
+      auto id = faults_.add(request.add_fault());
+      if (!id.ok()) return Err(std::move(id.error()));
+      response.set_fault_id(*id);
+      return {};
+    }
+    case Request::kClearFaults: {
+      const std::uint32_t relid = request.clear_faults().relid();
+      const std::size_t n = faults_.clear(relid);
+      if (session_) session_->faults_cleared(relid);
+      response.set_note(fmt::format("cleared={}", n));
+      return {};
+    }
+    case Request::kListFaults:
+      faults_.list(std::nullopt, *response.mutable_faults()->mutable_fault());
+      return {};
     case Request::kTraceDump: {
       if (request.trace_dump().path().empty()) return Err(std::string("trace-dump needs a path"));
       const PacketTrace& t = *config_.trace;

@@ -1,15 +1,18 @@
 // Host::execute, the one place control commands run: every command, its
-// refusals, and the text spelling of the new blob-drop.
+// refusals, and the text spelling of the new blob-drop; fault rules through
+// both spellings (adding, listing, clearing, the state answer, refusals).
 #include <boost/test/unit_test.hpp>
 
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "src/test_guest_fixture.h"
 #include "vscsim/devices/blob.h"
+#include "vscsim/host/fault_engine.h"
 #include "vscsim/host/host.h"
 
 namespace vh = vscsim::host;
@@ -216,4 +219,159 @@ BOOST_AUTO_TEST_CASE(blob_reset_empties_the_store_of_the_blob_at_a_relid) {
   BOOST_TEST(host.command("blob-reset 1") == "error relid 1 is not a blob device");
   BOOST_TEST(host.command("blob-reset") == "error usage: blob-reset <relid>");
   BOOST_TEST(host.command("help").find("blob-reset") != std::string::npos);
+}
+
+namespace {
+
+vc::Response add(vh::Host& host, const vc::FaultRule& rule) {
+  vc::Request r;
+  r.set_id(9);
+  *r.mutable_add_fault() = rule;
+  return host.execute(r);
+}
+
+bool starts_with(const std::string& s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(action_names_are_the_fault_rule_field_names) {
+  BOOST_TEST(vh::action_name(vc::FaultRule::kDelayMs) == "delay_ms");
+  BOOST_TEST(vh::action_named("withhold_interrupts") == vc::FaultRule::kWithholdInterrupts);
+  BOOST_TEST(vh::action_named("relid") == vc::FaultRule::ACTION_NOT_SET);  // not an action
+  BOOST_TEST(vh::action_named("nonsense") == vc::FaultRule::ACTION_NOT_SET);
+}
+
+BOOST_AUTO_TEST_CASE(add_fault_answers_an_id_and_state_lists_the_rule_per_channel) {
+  auto host = make_host({"keyboard", "blob"});
+  vc::FaultRule rule;
+  rule.set_relid(2);
+  rule.mutable_duplicate();
+  rule.set_count(3);
+  const vc::Response a = add(host, rule);
+  BOOST_TEST(a.ok());
+  BOOST_TEST(a.id() == 9u);
+  BOOST_TEST(a.fault_id() == 1u);
+  vc::FaultRule any;
+  any.mutable_stop_draining()->set_ms(5);
+  BOOST_TEST(add(host, any).fault_id() == 2u);
+
+  vc::Request q;
+  q.mutable_state();
+  const vc::State st = host.execute(q).state();
+  BOOST_TEST(st.channel(0).fault_size() == 0);
+  BOOST_REQUIRE_EQUAL(st.channel(1).fault_size(), 1);
+  BOOST_TEST(st.channel(1).fault(0).id() == 1u);
+  BOOST_TEST(st.channel(1).fault(0).rule().count() == 3u);
+  BOOST_TEST(st.channel(1).fault(0).text() == "#1 duplicate relid=2 count=3 hits=0");
+  BOOST_REQUIRE_EQUAL(st.any_channel_fault_size(), 1);
+  const std::string line = host.command("state");
+  BOOST_TEST(line.find("faults=[#1 duplicate relid=2 count=3 hits=0]") != std::string::npos, line);
+  BOOST_TEST(line.find("| faults(any relid)=[#2 stop_draining relid=0 ms=5 hits=0]") != std::string::npos, line);
+
+  vc::Request l;
+  l.mutable_list_faults();
+  const vc::Response listed = host.execute(l);
+  BOOST_TEST(listed.faults().fault_size() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(add_fault_refuses_what_the_device_or_the_values_cannot_do) {
+  auto host = make_host({"keyboard", "blob"});
+  const auto refused = [&](const vc::FaultRule& r, std::string_view why) {
+    const vc::Response a = add(host, r);
+    BOOST_TEST(!a.ok());
+    BOOST_TEST(a.fault_id() == 0u);
+    BOOST_TEST(a.error().find(why) != std::string::npos, a.error());
+  };
+  vc::FaultRule r;
+  refused(r, "no action");
+  r.set_relid(7);
+  r.mutable_drop();
+  refused(r, "no device at relid 7");
+  r.set_relid(1);
+  refused(r, "keyboard device: it sends no completions, so no drop");
+  r.set_relid(2);
+  r.set_truncate(12);
+  refused(r, "fewer bytes than the 12-byte completion");
+  r.mutable_corrupt()->set_offset(12);
+  r.mutable_corrupt()->set_xor_mask(1);
+  refused(r, "offset 12 is past");
+  r.mutable_corrupt()->set_offset(0);
+  r.mutable_corrupt()->set_xor_mask(0);
+  refused(r, "xor mask of 1 to 255");
+  r.mutable_oversize_response_len()->set_response_len(100);
+  refused(r, "fits a buffer");
+  r.set_spray_interrupts(0);
+  refused(r, "1 to 64 signals");
+  r.set_rescind_after_in_flight(0);
+  refused(r, "at least 1 request");
+  r.mutable_stop_draining();
+  r.set_trans_id(5);
+  refused(r, "stop_draining matches no transaction id");
+  // Channel and ring actions work on any device.
+  vc::FaultRule k;
+  k.set_relid(1);
+  k.mutable_withhold_interrupts();
+  BOOST_TEST(add(host, k).ok());
+  BOOST_TEST(host.faults().rules().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_engine_holds_at_most_kmaxrules) {
+  vh::FaultEngine engine;
+  vc::FaultRule r;
+  r.mutable_drop();
+  for (std::size_t i = 0; i < vh::FaultEngine::kMaxRules; ++i) BOOST_REQUIRE(engine.add(r).ok());
+  auto over = engine.add(r);
+  BOOST_REQUIRE(!over.ok());
+  BOOST_TEST(over.error().find("clear some first") != std::string::npos);
+  BOOST_TEST(engine.clear(0) == vh::FaultEngine::kMaxRules);
+  BOOST_TEST(engine.add(r).ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_fail_status_of_zero_means_status_unsuccessful) {
+  vh::FaultEngine engine;
+  vc::FaultRule r;
+  r.mutable_fail_open();
+  BOOST_REQUIRE(engine.add(r).ok());
+  BOOST_TEST(engine.rules().front().rule.fail_open().status() == vscsim::server::kStatusUnsuccessful);
+}
+
+BOOST_AUTO_TEST_CASE(text_fault_commands_add_list_and_clear_rules) {
+  auto host = make_host({"blob", "blob"});
+  BOOST_TEST(host.command("fault duplicate 1 count=2 after=1") == "ok fault_id=1");
+  BOOST_TEST(host.command("fault wrong_id 2 kind=stale id=0x10") == "ok fault_id=2");
+  BOOST_TEST(host.command("fault corrupt 1 offset=4") == "ok fault_id=3");
+  BOOST_TEST(host.command("fault fail_gpadl 0") == "ok fault_id=4");
+  BOOST_TEST(host.command("faults") ==
+             "ok | #1 duplicate relid=1 after=1 count=2 hits=0 | #2 wrong_id relid=2 kind=STALE id=16 hits=0"
+             " | #3 corrupt relid=1 offset=4 xor=0xff hits=0 | #4 fail_gpadl relid=0 status=0xc0000001 hits=0");
+  BOOST_TEST(host.command("fault-clear 1") == "ok cleared=2");
+  BOOST_TEST(host.command("fault-clear") == "ok cleared=2");
+  BOOST_TEST(host.command("faults") == "ok");
+  const std::string help = host.command("help");
+  BOOST_TEST(help.find(" fault faults fault-clear ") != std::string::npos, help);
+}
+
+BOOST_AUTO_TEST_CASE(text_fault_commands_refuse_bad_words) {
+  auto host = make_host({"keyboard", "blob"});
+  const auto error = [&](std::string_view line, std::string_view why) {
+    const std::string a = host.command(line);
+    BOOST_TEST(starts_with(a, "error "), a);
+    BOOST_TEST(a.find(why) != std::string::npos, a);
+  };
+  error("fault", "usage: fault <action> <relid>");
+  error("fault explode 2", "'explode' is not a fault action");
+  error("fault drop x", "'x' is not a relid");
+  error("fault drop 2 count=4294967296", "'4294967296' is not a number for count");
+  error("fault drop 2 count=1 count=2", "'count' given twice");
+  error("fault drop 2 ms=4", "drop takes no key 'ms'");
+  error("fault drop 2 junk", "'junk' is not key=value");
+  error("fault wrong_id 2 kind=old", "'old' is not zero, unknown or stale");
+  error("fault drop 9", "no device at relid 9");
+  error("fault delay_ms 2", "delay_ms needs at least 1 ms");
+  error("fault truncate 1 bytes=4", "keyboard device");
+  error("fault truncate 2 bytes=40", "fewer bytes than the 12-byte completion");
+  error("fault-clear 1 2", "usage: fault-clear [relid]");
+  error("faults now", "usage: faults");
+  BOOST_TEST(host.faults().empty());
+  static_assert(std::numeric_limits<std::uint32_t>::max() == 4294967295u);
 }

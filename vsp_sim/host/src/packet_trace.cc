@@ -133,7 +133,7 @@ std::string PacketTrace::to_json_lines() const {
     fmt::format_to(std::back_inserter(out),
                    R"({{"t_ns":{},"kind":"{}","relid":{},"type":{},"type_name":"{}","flags":{},"trans_id":{},"length":{})",
                    e.t_ns, name(e.kind), e.relid, e.type, type_name, e.flags, e.trans_id, e.length);
-    if (fault) fmt::format_to(std::back_inserter(out), R"(,"fault":"{}")", type_name);
+    if (fault) fmt::format_to(std::back_inserter(out), R"(,"fault":"{}","arg":{})", type_name, e.arg);
     out += "}\n";
   }
   fmt::format_to(std::back_inserter(out), R"({{"end":true,"events":{},"dropped":{}}})"

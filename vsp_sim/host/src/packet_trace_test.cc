@@ -92,7 +92,18 @@ BOOST_AUTO_TEST_CASE(a_host_fault_is_a_line_of_its_own_kind_naming_the_fault) {
                 static_cast<std::uint32_t>(vscsim::devices::HostFault::kDropCompletion), 0, 17, 0});
   BOOST_TEST(trace.to_json_lines().find(
                  R"({"t_ns":5,"kind":"host_fault","relid":2,"type":1,"type_name":"drop_completion","flags":0,)"
-                 R"("trans_id":17,"length":0,"fault":"drop_completion"})"
+                 R"("trans_id":17,"length":0,"fault":"drop_completion","arg":0})"
                  "\n") == 0u,
+             trace.to_json_lines());
+}
+
+BOOST_AUTO_TEST_CASE(every_host_fault_has_a_stable_name_and_carries_its_arg) {
+  for (std::uint8_t f = 1; f <= vscsim::devices::kLastHostFault; ++f) {
+    BOOST_TEST(vscsim::devices::name(static_cast<vscsim::devices::HostFault>(f)) != "?", int{f});
+  }
+  vh::PacketTrace trace;
+  trace.record({5, vh::TraceEvent::Kind::kHostFault, 1,
+                static_cast<std::uint32_t>(vscsim::devices::HostFault::kWrongId), 0, 3, 0, 99});
+  BOOST_TEST(trace.to_json_lines().find(R"("fault":"wrong_id","arg":99})") != std::string::npos,
              trace.to_json_lines());
 }

@@ -18,13 +18,13 @@ Bar2 Bar2::of(const transport::SharedRegion& region) {
 
 // ---- Channel ----
 
-Session::Channel::Channel(std::uint32_t id, devices::Device& dev, ring::MappedRingPair r,
-                          const memory::GuestMemory& mem, PacketTrace* t)
-    : relid(id),
+Session::Channel::Channel(Session& s, std::uint32_t id, devices::Device& dev,
+                          ring::MappedRingPair r, const memory::GuestMemory& mem)
+    : session(s),
+      relid(id),
       device(dev),
       rings(std::move(r)),
       memory(mem),
-      trace(t),
       reader(rings.guest_to_host),
       writer(rings.host_to_guest) {}
 
@@ -32,6 +32,17 @@ devices::SendStatus Session::Channel::send(wire::PacketType type, std::uint16_t 
                                            std::uint64_t trans_id,
                                            std::span<const std::byte> payload) {
   if (broken) return devices::SendStatus::kClosed;
+  if (session.config_.faults == nullptr || session.config_.faults->empty()) {
+    return write(type, flags, trans_id, payload);
+  }
+  return session.faulty_send(*this, type, flags, trans_id, payload);
+}
+
+devices::SendStatus Session::Channel::write(wire::PacketType type, std::uint16_t flags,
+                                            std::uint64_t trans_id,
+                                            std::span<const std::byte> payload) {
+  if (broken) return devices::SendStatus::kClosed;
+  PacketTrace* trace = session.config_.trace;
   // A second try only when the guest made room between the failed write and
   // request_space's re-check.
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -41,6 +52,10 @@ devices::SendStatus Session::Channel::send(wire::PacketType type, std::uint16_t 
       if (trace != nullptr) {
         trace->record({trace->now_ns(), TraceEvent::Kind::kHostPacket, relid, static_cast<std::uint32_t>(type),
                        flags, trans_id, static_cast<std::uint32_t>(payload.size())});
+      }
+      if (type == wire::PacketType::kCompletion && in_flight.erase(trans_id) != 0) {
+        completed.push_back(trans_id);
+        if (completed.size() > kRecentIds) completed.pop_front();
       }
       return devices::SendStatus::kOk;
     }
@@ -68,9 +83,7 @@ devices::SendStatus Session::Channel::send(wire::PacketType type, std::uint16_t 
 }
 
 void Session::Channel::fault(devices::HostFault fault, std::uint64_t trans_id) {
-  if (trace == nullptr) return;
-  trace->record({trace->now_ns(), TraceEvent::Kind::kHostFault, relid, static_cast<std::uint32_t>(fault), 0,
-                 trans_id, 0});
+  session.record_fault(relid, fault, trans_id, 0);
 }
 
 // ---- Session ----
@@ -120,15 +133,26 @@ std::optional<devices::DeviceClock::time_point> Session::next_deadline() const {
     if (ch->broken) continue;
     const auto d = ch->device.next_deadline();
     if (d && (!earliest || *d < *earliest)) earliest = d;
+    for (const Held& h : ch->held) {
+      if (h.due && (!earliest || *h.due < *earliest)) earliest = h.due;
+    }
+  }
+  if (config_.faults != nullptr) {
+    const auto w = config_.faults->next_window_end();
+    if (w && (!earliest || *w < *earliest)) earliest = w;
   }
   return earliest;
 }
 
+devices::DeviceClock::time_point Session::now() const {
+  return config_.clock ? config_.clock() : devices::DeviceClock::now();
+}
+
 void Session::tick_models() {
-  const devices::DeviceClock::time_point now =
-      config_.clock ? config_.clock() : devices::DeviceClock::now();
+  const devices::DeviceClock::time_point now = this->now();
   for (auto& [relid, ch] : channels_) {
     if (ch->broken) continue;
+    release_held(*ch, false, false);
     ch->device.tick(now);
     if (ch->broken) {
       mark_broken(*ch, *ch->broken);  // a send found the ring corrupt
@@ -140,6 +164,7 @@ void Session::tick_models() {
 
 void Session::poll() {
   tick_models();
+  end_windows();
   if (control_pending_) {
     control_pending_ = false;
     flush_backlog();
@@ -215,6 +240,7 @@ void Session::drain_control() {
   const auto result =
       from_guest_.drain(config_.messages_per_drain, [&](std::span<const std::byte> message) {
         if (config_.trace != nullptr) config_.trace->record_message(TraceEvent::Kind::kGuestMessage, message);
+        if (config_.faults != nullptr) message_faults(message);
         auto handled = server_.handle_message(message);
         // Protocol errors are counted and logged (rate-limited) by the server.
         if (handled.ok() && handled->type == wire::ChannelMessageType::kRelidReleased) {
@@ -247,8 +273,7 @@ void Session::channel_opened(std::uint32_t relid, const server::RingInfo& ring) 
     broken_[relid] = "ring not mapped: " + rings.error();
     return;
   }
-  auto ch = std::make_unique<Channel>(relid, *dev->second, std::move(rings).value(), memory_,
-                                     config_.trace);
+  auto ch = std::make_unique<Channel>(*this, relid, *dev->second, std::move(rings).value(), memory_);
   if (ch->reader.broken() || ch->writer.broken()) {
     const std::string why =
         ch->reader.broken() ? ch->reader.broken_reason() : ch->writer.broken_reason();
@@ -286,6 +311,12 @@ void Session::mark_broken(Channel& ch, const std::string& reason) {
 }
 
 void Session::signal_channel(std::uint32_t relid) {
+  if (config_.faults != nullptr &&
+      config_.faults->window(FaultClass::kWithholdInterrupts, relid, now(), true) != nullptr) {
+    record_fault(relid, devices::HostFault::kWithholdInterrupt, 0, 0);
+    withheld_.insert(relid);
+    return;
+  }
   if (!bar2_.host_to_guest_events.set(relid)) return;
   ++stats_.guest_signals_sent;
   signal_(layout::kVectorChannel);
@@ -304,6 +335,13 @@ void Session::commit(Channel& ch, bool read_signal) {
     ch.uncommitted = 0;
   }
   if (signal) signal_channel(ch.relid);
+  // spray_interrupts: signals with nothing new behind them (the bit is set
+  // again even if the guest has not taken it: each one rings vector 1).
+  for (; ch.spray > 0; --ch.spray) {
+    (void)bar2_.host_to_guest_events.set(ch.relid);  // already set or not: ring anyway
+    ++stats_.guest_signals_sent;
+    signal_(layout::kVectorChannel);
+  }
   recheck_space(ch);
 }
 
@@ -338,6 +376,16 @@ void Session::service_channel(Channel& ch) {
     mark_broken(ch, *ch.broken);
     return;
   }
+  if (config_.faults != nullptr &&
+      config_.faults->window(FaultClass::kStopDraining, ch.relid, now(), true) != nullptr) {
+    // The guest-to-host ring is left as it is: it fills. The pass resumes
+    // when the window ends or the rule is cleared (end_windows).
+    record_fault(ch.relid, devices::HostFault::kStopDraining, 0, 0);
+    stalled_.insert(ch.relid);
+    commit(ch, false);
+    return;
+  }
+  bool rescind_now = false;
   std::uint32_t budget = config_.packets_per_pass;
   bool stopped_at_bound = false;
   // At most a few mask/unmask rounds: end_drain() reporting new data is the
@@ -356,10 +404,18 @@ void Session::service_channel(Channel& ch) {
       }
       --budget;
       ++stats_.packets_read;
+      const auto& d = p->descriptor;
       if (config_.trace != nullptr) {
-        const auto& d = p->descriptor;
         config_.trace->record({config_.trace->now_ns(), TraceEvent::Kind::kGuestPacket, ch.relid, d.type,
                                d.flags, d.trans_id, static_cast<std::uint32_t>(p->payload().size())});
+      }
+      if ((d.flags & wire::kFlagCompletionRequested) != 0 && d.trans_id != 0 &&
+          ch.in_flight.size() < kMaxInFlight) {
+        ch.in_flight.insert(d.trans_id);
+      }
+      if (config_.faults != nullptr && rescind_in_flight(ch, d)) {
+        rescind_now = true;
+        break;
       }
       ch.device.packet(*p);
       if (ch.broken) {
@@ -367,7 +423,7 @@ void Session::service_channel(Channel& ch) {
         return;
       }
     }
-    if (budget == 0) {
+    if (budget == 0 && !rescind_now) {
       stopped_at_bound = true;  // interrupts stay masked: we come back unasked
       break;
     }
@@ -377,6 +433,10 @@ void Session::service_channel(Channel& ch) {
       return;
     }
     if (!*again) break;
+    if (rescind_now) {
+      stopped_at_bound = true;  // what else waits is read on the next pass
+      break;
+    }
     ch.reader.begin_drain();
     if (round + 1 == kMaxRounds) stopped_at_bound = true;
   }
@@ -386,6 +446,13 @@ void Session::service_channel(Channel& ch) {
     return;
   }
   commit(ch, *r);
+  if (rescind_now) {
+    // Only posts RESCIND_CHANNELOFFER: the channel (and `ch`) live on until
+    // the guest closes it.
+    if (auto res = server_.rescind(ch.relid); !res.ok()) {
+      log::logf(log::Level::kWarning, "relid {}: rescind_after_in_flight: {}", ch.relid, res.error().detail);
+    }
+  }
   if (stopped_at_bound) pending_channels_.insert(ch.relid);
 }
 

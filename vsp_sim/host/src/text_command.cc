@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <map>
 #include <optional>
 #include <vector>
 
 #include "vscsim/base/result.h"
+#include "vscsim/host/fault_engine.h"
 
 namespace vscsim::host {
 
@@ -131,6 +133,124 @@ Result<Request, std::string> parse_blob_drop(const std::vector<std::string_view>
   return r;
 }
 
+// `fault <action> <relid> [key=value ...]` (host.h lists the keys).
+Result<Request, std::string> parse_fault(const std::vector<std::string_view>& w) {
+  using control::FaultRule;
+  if (w.size() < 3) return Err(std::string("usage: fault <action> <relid> [key=value ...]"));
+  const FaultAction action = action_named(w[1]);
+  if (action == FaultRule::ACTION_NOT_SET) return Err(fmt::format("'{}' is not a fault action (try help)", w[1]));
+  Request r;
+  FaultRule& f = *r.mutable_add_fault();
+  std::string why;
+  if (!take<std::uint32_t>(w[2], "a relid", why, [&](auto v) { f.set_relid(v); })) return Err(why);
+  std::map<std::string_view, std::string_view> kv;
+  for (std::size_t i = 3; i < w.size(); ++i) {
+    const auto eq = w[i].find('=');
+    if (eq == std::string_view::npos || eq == 0) return Err(fmt::format("'{}' is not key=value", w[i]));
+    if (!kv.emplace(w[i].substr(0, eq), w[i].substr(eq + 1)).second) {
+      return Err(fmt::format("'{}' given twice", w[i].substr(0, eq)));
+    }
+  }
+  // Takes key `k` as a u32 (or u64) into `set`; a key the action does not
+  // take is left in kv and refused below.
+  bool ok = true;
+  const auto u32 = [&](std::string_view k, auto set) {
+    if (auto it = kv.find(k); ok && it != kv.end()) {
+      ok = take<std::uint32_t>(it->second, fmt::format("a number for {}", k), why, set);
+      kv.erase(it);
+    }
+  };
+  u32("after", [&](auto v) { f.set_after(v); });
+  u32("count", [&](auto v) { f.set_count(v); });
+  u32("type", [&](auto v) { f.set_packet_type(v); });
+  if (auto it = kv.find("id"); ok && it != kv.end()) {
+    ok = take<std::uint64_t>(it->second, "a transaction id", why, [&](auto v) { f.set_trans_id(v); });
+    kv.erase(it);
+  }
+  switch (action) {
+    case FaultRule::kDrop: f.mutable_drop(); break;
+    case FaultRule::kDuplicate: f.mutable_duplicate(); break;
+    case FaultRule::kReorder: f.mutable_reorder(); break;
+    case FaultRule::kRescindOnClose: f.mutable_rescind_on_close(); break;
+    case FaultRule::kDelayMs:
+      f.set_delay_ms(0);
+      u32("ms", [&](auto v) { f.set_delay_ms(v); });
+      break;
+    case FaultRule::kWrongId: {
+      auto& wrong = *f.mutable_wrong_id();
+      if (auto it = kv.find("kind"); it != kv.end()) {
+        if (it->second == "zero") {
+          wrong.set_kind(control::WrongId::ZERO);
+        } else if (it->second == "unknown") {
+          wrong.set_kind(control::WrongId::UNKNOWN);
+        } else if (it->second == "stale") {
+          wrong.set_kind(control::WrongId::STALE);
+        } else {
+          return Err(fmt::format("'{}' is not zero, unknown or stale", it->second));
+        }
+        kv.erase(it);
+      }
+      break;
+    }
+    case FaultRule::kTruncate:
+      f.set_truncate(0);
+      u32("bytes", [&](auto v) { f.set_truncate(v); });
+      break;
+    case FaultRule::kCorrupt: {
+      auto& c = *f.mutable_corrupt();
+      c.set_xor_mask(0xff);
+      u32("offset", [&](auto v) { c.set_offset(v); });
+      u32("xor", [&](auto v) { c.set_xor_mask(v); });
+      u32("status", [&](auto v) { c.set_status(v); });
+      break;
+    }
+    case FaultRule::kOversizeResponseLen:
+      u32("len", [&](auto v) { f.mutable_oversize_response_len()->set_response_len(v); });
+      f.mutable_oversize_response_len();
+      break;
+    case FaultRule::kSprayInterrupts:
+      f.set_spray_interrupts(1);
+      u32("n", [&](auto v) { f.set_spray_interrupts(v); });
+      break;
+    case FaultRule::kRescindAfterInFlight:
+      f.set_rescind_after_in_flight(1);
+      u32("n", [&](auto v) { f.set_rescind_after_in_flight(v); });
+      break;
+    case FaultRule::kFailGpadl:
+    case FaultRule::kFailOpen: {
+      control::FailStatus* fail = action == FaultRule::kFailGpadl ? f.mutable_fail_gpadl() : f.mutable_fail_open();
+      u32("status", [fail](auto v) { fail->set_status(v); });
+      break;
+    }
+    case FaultRule::kStopDraining:
+    case FaultRule::kWithholdInterrupts: {
+      control::Window* window =
+          action == FaultRule::kStopDraining ? f.mutable_stop_draining() : f.mutable_withhold_interrupts();
+      u32("ms", [window](auto v) { window->set_ms(v); });
+      break;
+    }
+    case FaultRule::ACTION_NOT_SET: break;
+  }
+  if (!ok) return Err(why);
+  if (!kv.empty()) return Err(fmt::format("{} takes no key '{}'", w[1], kv.begin()->first));
+  return r;
+}
+
+}  // namespace
+
+std::string fault_words(const google::protobuf::RepeatedPtrField<control::ActiveFault>& faults,
+                        std::string_view label) {
+  if (faults.empty()) return {};
+  std::string out = fmt::format("{}=[", label);
+  for (int i = 0; i < faults.size(); ++i) {
+    if (i > 0) out += "; ";
+    out += faults[i].text();
+  }
+  return out + "]";
+}
+
+namespace {
+
 std::string state_line(const control::State& s) {
   std::string out = "ok";
   if (!s.session_up()) {
@@ -142,6 +262,7 @@ std::string state_line(const control::State& s) {
                        s.backlog());
   }
   for (const control::Channel& ch : s.channel()) out += " | " + ch.text();
+  if (!s.any_channel_fault().empty()) out += " | " + fault_words(s.any_channel_fault(), "faults(any relid)");
   return out;
 }
 
@@ -172,6 +293,24 @@ Result<Request, std::string> parse(const std::vector<std::string_view>& w) {
     r.mutable_trace_dump()->set_path(std::string(w[1]));
     return r;
   }
+  if (cmd == "fault") return parse_fault(w);
+  if (cmd == "faults") {
+    if (w.size() != 1) return Err(std::string("usage: faults"));
+    Request r;
+    r.mutable_list_faults();
+    return r;
+  }
+  if (cmd == "fault-clear") {
+    if (w.size() > 2) return Err(std::string("usage: fault-clear [relid]"));
+    Request r;
+    r.mutable_clear_faults();
+    std::string why;
+    if (w.size() == 2 &&
+        !take<std::uint32_t>(w[1], "a relid", why, [&](auto v) { r.mutable_clear_faults()->set_relid(v); })) {
+      return Err(why);
+    }
+    return r;
+  }
   if (cmd == "trace-clear") {
     Request r;
     r.mutable_trace_clear();
@@ -183,6 +322,12 @@ Result<Request, std::string> parse(const std::vector<std::string_view>& w) {
 std::string answer(const control::Response& response) {
   if (!response.ok()) return "error " + response.error();
   if (response.has_state()) return state_line(response.state());
+  if (response.has_faults()) {
+    std::string out = "ok";
+    for (const control::ActiveFault& f : response.faults().fault()) out += " | " + f.text();
+    return out;
+  }
+  if (response.fault_id() != 0) return fmt::format("ok fault_id={}", response.fault_id());
   if (response.has_trace_dump()) {
     return fmt::format("ok {} {}", response.trace_dump().events(), response.trace_dump().dropped());
   }
@@ -196,8 +341,8 @@ std::string run_text_command(std::string_view line,
                              const std::function<control::Response(const control::Request&)>& execute) {
   const auto w = words(line);
   if (!w.empty() && w[0] == "help") {
-    return "ok state rescind reoffer fail-open key blob-delay blob-inject blob-drop blob-reset trace-dump trace-clear "
-           "help";
+    return "ok state rescind reoffer fail-open key blob-delay blob-inject blob-drop blob-reset fault faults "
+           "fault-clear trace-dump trace-clear help";
   }
   auto request = parse(w);
   if (!request.ok()) return "error " + request.error();

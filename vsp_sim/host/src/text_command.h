@@ -20,4 +20,9 @@ namespace vscsim::host {
 [[nodiscard]] std::string run_text_command(
     std::string_view line, const std::function<control::Response(const control::Request&)>& execute);
 
+// "<label>=[<text>; <text>]" for fault rules (their ActiveFault::text), or
+// nothing when there are none.
+[[nodiscard]] std::string fault_words(
+    const google::protobuf::RepeatedPtrField<control::ActiveFault>& faults, std::string_view label);
+
 }  // namespace vscsim::host

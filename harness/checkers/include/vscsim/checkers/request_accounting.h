@@ -33,7 +33,8 @@ struct AccountingReport {
   std::uint64_t unanswered_at_rescind = 0;  // open when their channel was rescinded
   std::uint64_t duplicate_ids = 0;          // an id reused while in flight (guest bug)
   std::uint64_t stray_completions = 0;      // completions for no open id (host fault)
-  std::uint64_t dropped_by_host = 0;        // answers the host withheld on purpose (blob-drop)
+  std::uint64_t dropped_by_host = 0;        // requests the host left unanswered on purpose (drop, wrong_id)
+  std::uint64_t announced_completions = 0;  // extra completions a host fault announced (duplicate, wrong_id)
   std::uint64_t sent_after_rescind = 0;     // guest packets on a rescinded channel (guest bug)
   bool truncated = false;                   // the trace dropped events: counts are partial
   std::vector<std::string> findings;        // one line each, the first few of every kind

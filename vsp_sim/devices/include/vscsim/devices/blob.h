@@ -92,6 +92,11 @@ class Blob final : public Device {
   [[nodiscard]] std::optional<DeviceClock::time_point> next_deadline() const override;
   void tick(DeviceClock::time_point now) override;
   void resume() override;
+  [[nodiscard]] std::optional<CompletionLayout> completion_layout() const override {
+    return CompletionLayout{blob_wire::kCompletionLength, offsetof(blob_wire::Completion, error),
+                            offsetof(blob_wire::Completion, response_len),
+                            blob_wire::kMaxPages * blob_wire::kPageBytes};
+  }
 
   // Completion delay for requests that arrive from now on (0: at once).
   enum class DelayMode { kHonourTimeout, kIgnoreTimeout };

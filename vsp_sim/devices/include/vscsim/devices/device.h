@@ -49,12 +49,28 @@ enum class SendStatus {
 
 using DeviceClock = std::chrono::steady_clock;
 
-// A fault a model commits on purpose (a control command asked for it), as
-// opposed to a bug: reported to the port so the packet trace records it and
-// a checker can tell the two apart.
+// A fault the host commits on purpose (a control command or a fault rule
+// asked for it), as opposed to a bug: recorded in the packet trace so a
+// checker can tell the two apart. The names (name()) are stable: the harness
+// reads them. The values are the trace event's `type`.
 enum class HostFault : std::uint8_t {
-  kDropCompletion = 1,  // a request was carried out and its completion never sent
+  kDropCompletion = 1,        // a request was carried out and its completion never sent
+  kDelayCompletion = 2,       // a completion held back for a while, sent later
+  kDuplicateCompletion = 3,   // a completion sent twice
+  kReorderCompletion = 4,     // a completion held until the channel's next one is sent
+  kWrongId = 5,               // a completion sent with another id (zero, unknown, stale)
+  kTruncateCompletion = 6,    // a completion sent with only the first bytes of its payload
+  kCorruptCompletion = 7,     // a completion's payload byte or wire status changed
+  kOversizeResponseLen = 8,   // a completion claiming more response bytes than any buffer
+  kSprayInterrupts = 9,       // extra guest signals with nothing new in the ring
+  kRescindInFlight = 10,      // the channel rescinded with N requests in flight
+  kRescindOnClose = 11,       // the channel rescinded as the guest closed it
+  kFailGpadl = 12,            // a GPADL_HEADER answered with a failure status
+  kFailOpen = 13,             // an OPENCHANNEL answered with a failure status
+  kStopDraining = 14,         // the guest-to-host ring left unread
+  kWithholdInterrupt = 15,    // a guest signal not given
 };
+inline constexpr std::uint8_t kLastHostFault = 15;
 [[nodiscard]] std::string_view name(HostFault fault);
 
 class ChannelPort {
@@ -74,6 +90,16 @@ class ChannelPort {
   // Records that the model committed `fault` on the request `trans_id`.
   // Ports that keep no record ignore it.
   virtual void fault(HostFault /*fault*/, std::uint64_t /*trans_id*/) {}
+};
+
+// Where a model's completion payload keeps its fields, for host faults that
+// change them (vsp_sim/host's fault engine). Offsets are of little-endian
+// u32 fields in the payload of a VM_PKT_COMP.
+struct CompletionLayout {
+  std::uint32_t size = 0;                 // payload bytes of one completion
+  std::uint32_t status_offset = 0;        // the wire status
+  std::uint32_t response_len_offset = 0;  // the response length the guest is told
+  std::uint32_t max_response_len = 0;     // no guest response buffer is larger
 };
 
 class Device {
@@ -98,6 +124,13 @@ class Device {
   }
   virtual void tick(DeviceClock::time_point /*now*/) {}
   virtual void resume() {}
+
+  // Models that answer requests with VM_PKT_COMP packets say how those look;
+  // nullopt (the default): the model sends no completions, and completion
+  // faults are refused for it.
+  [[nodiscard]] virtual std::optional<CompletionLayout> completion_layout() const {
+    return std::nullopt;
+  }
 };
 
 // The n-th instance GUID of a kind (n = 0 is `base` itself): the last byte of

@@ -16,7 +16,10 @@
 // Commands (one line in, one line out; the answer starts with "ok" or "error"):
 //   state                 ok session=<none|up> connection=<s> version=<v> released=<n>
 //                            then per relid: "relid=<r> kind=<k> channel=<s> ring=<s> <model>"
-//                            separated by " | "
+//                            separated by " | "; a channel with fault rules
+//                            adds " faults=[<rule>; ...]" (as `faults` spells
+//                            them), rules for every channel a last part
+//                            "| faults(any relid)=[...]"
 //   rescind <relid>       RESCIND_CHANNELOFFER
 //   reoffer <relid>       offer a released channel again (same relid and GUIDs)
 //   fail-open <relid>     the channel's next OPENCHANNEL is answered with
@@ -48,6 +51,30 @@
 //                         and blob), so the next scenario starts from nothing
 //                         The blob-* commands work with or without a guest:
 //                         without a session, relid n is the n-th --device.
+//   fault <action> <relid> [key=value ...]
+//                         adds a fault rule (control.proto FaultRule; the
+//                         model and each action: vsp_sim/host/README.md):
+//                         <action> is a FaultRule action field name (drop,
+//                         delay_ms, duplicate, reorder, wrong_id, truncate,
+//                         corrupt, oversize_response_len, spray_interrupts,
+//                         rescind_after_in_flight, rescind_on_close,
+//                         fail_gpadl, fail_open, stop_draining,
+//                         withhold_interrupts); relid 0 is every channel;
+//                         keys: after= count= id= (trans_id) type= (packet
+//                         type) and the action's value: ms= (delay_ms,
+//                         stop_draining, withhold_interrupts), kind=zero|
+//                         unknown|stale (wrong_id), bytes= (truncate),
+//                         offset= xor= or status= (corrupt), len=
+//                         (oversize_response_len), n= (spray_interrupts,
+//                         rescind_after_in_flight), status= (fail_gpadl,
+//                         fail_open). Answer: ok fault_id=<id>. A relid with
+//                         no device, a device that cannot do the action, or
+//                         a value out of range is refused.
+//   faults                ok then one "| #<id> <action> relid=<r> ... hits=<n>"
+//                         per rule
+//   fault-clear [relid]   removes the rules of relid (default: all); held
+//                         completions are sent, stopped rings drained:
+//                         ok cleared=<n>
 //   trace-dump <path>     writes the packet trace (every ring packet and
 //                         channel message, PacketTrace::to_json_lines) to
 //                         <path>, whole or not at all: ok <events> <dropped>
@@ -67,6 +94,7 @@
 #include "vscsim/blobstore/store.h"
 #include "vscsim/control.pb.h"
 #include "vscsim/devices/device.h"
+#include "vscsim/host/fault_engine.h"
 #include "vscsim/host/session.h"
 #include "vscsim/server/server.h"
 
@@ -78,7 +106,8 @@ namespace vscsim::host {
 
 class Host {
  public:
-  // Records into config.trace if set, else into a trace of its own.
+  // Records into config.trace if set, else into a trace of its own; applies
+  // its own fault rules (config.faults is replaced).
   Host(std::string guest_ram_path, std::vector<std::unique_ptr<devices::Device>> devices,
        SessionConfig config = {});
   // Not movable: its session config points at its own trace.
@@ -111,6 +140,7 @@ class Host {
   [[nodiscard]] const std::vector<std::unique_ptr<devices::Device>>& devices() const {
     return devices_;
   }
+  [[nodiscard]] const FaultEngine& faults() const { return faults_; }
 
  private:
   void fill_state(control::State& state) const;
@@ -120,6 +150,9 @@ class Host {
   // The blob device at `relid`; an error saying so if none is there or it is
   // another kind.
   Result<devices::Blob*, std::string> blob_at(std::uint32_t relid) const;
+  // Whether the device at the rule's relid can carry out its action, and its
+  // values fit that device; the error says why not.
+  Result<void, std::string> check_rule(const control::FaultRule& rule) const;
 
   std::string guest_ram_path_;
   std::vector<std::unique_ptr<devices::Device>> devices_;
@@ -127,6 +160,7 @@ class Host {
   // Faults asked for while no guest was connected, applied to the next session.
   std::map<std::uint32_t, server::ChannelFaults> next_faults_;
   PacketTrace trace_;
+  FaultEngine faults_;
   std::unique_ptr<Session> session_;
 };
 

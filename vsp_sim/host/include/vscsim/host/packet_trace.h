@@ -37,6 +37,7 @@ struct TraceEvent {
   std::uint16_t flags = 0;      // packets only
   std::uint64_t trans_id = 0;   // packets, and faults on a request
   std::uint32_t length = 0;     // payload bytes (packets), message bytes
+  std::uint64_t arg = 0;        // faults: the action's value (see vsp_sim/host/README.md)
 };
 
 [[nodiscard]] std::string_view name(TraceEvent::Kind kind);
@@ -60,7 +61,8 @@ class PacketTrace {
   // "type":..,"type_name":"..","flags":..,"trans_id":..,"length":..}, then a
   // last line {"end":true,"events":N,"dropped":D}. A host fault's line has
   // kind "host_fault" and also "fault":"<name>" (e.g. "drop_completion",
-  // the same as its type_name) and the request's trans_id.
+  // the same as its type_name), the request's trans_id (0: none) and
+  // "arg":<n>, the action's value (e.g. the id wrong_id sent instead).
   [[nodiscard]] std::string to_json_lines() const;
   Result<void, std::string> write_json_lines(const std::string& path) const;
 

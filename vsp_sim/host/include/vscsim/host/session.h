@@ -30,6 +30,15 @@
 // on the next pass without waiting for a signal.
 // A ring the guest corrupts marks that channel broken (logged rate-limited);
 // the session and the other channels go on.
+//
+// Fault rules (SessionConfig::faults, fault_engine.h) act where things pass:
+// a model's send (completion faults; held completions wait in the channel and
+// leave on a later pass, before the model's tick), a request read from the
+// ring (rescind_after_in_flight: that request is not handed to the model,
+// the drain stops and the channel is rescinded), a guest channel message
+// before the server handles it (rescind_on_close, fail_gpadl, fail_open), the
+// start of a ring drain (stop_draining) and a guest signal (withhold). Each
+// action that acts records a host_fault event in the trace.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +54,7 @@
 
 #include "vscsim/base/result.h"
 #include "vscsim/devices/device.h"
+#include "vscsim/host/fault_engine.h"
 #include "vscsim/host/packet_trace.h"
 #include "vscsim/memory/guest_memory.h"
 #include "vscsim/ring/ring.h"
@@ -68,6 +78,8 @@ struct SessionConfig {
   // Where every packet and channel message is recorded (not owned; it
   // outlives the session). Null: nothing is recorded.
   PacketTrace* trace = nullptr;
+  // Fault rules to apply (not owned; outlives the session). Null: none.
+  FaultEngine* faults = nullptr;
 };
 
 // The BAR2 pieces one session uses (from SharedRegion, or a test's own).
@@ -120,6 +132,10 @@ class Session final : private server::Notifier {
   // Commits what device models wrote outside a drain (host-initiated sends)
   // and signals the guest where the ring rules say so.
   void flush();
+  // Fault rules of `relid` (0: all) were removed: completions they hold are
+  // sent now (as far as the ring takes them); stopped rings and withheld
+  // signals resume on the next pass.
+  void faults_cleared(std::uint32_t relid);
 
   [[nodiscard]] const server::Server& server() const { return server_; }
   [[nodiscard]] const SessionStats& stats() const { return stats_; }
@@ -134,26 +150,49 @@ class Session final : private server::Notifier {
   [[nodiscard]] bool channel_broken(std::uint32_t relid) const;
 
  private:
+  // A completion a fault rule holds back (delay_ms, reorder, the second copy
+  // of a duplicate the ring had no room for).
+  struct Held {
+    std::optional<devices::DeviceClock::time_point> due;  // nullopt: after the next completion
+    wire::PacketType type;
+    std::uint16_t flags;
+    std::uint64_t trans_id;
+    std::vector<std::byte> payload;
+  };
+  static constexpr std::size_t kMaxHeld = 4096;      // per channel; more are sent at once
+  static constexpr std::size_t kMaxInFlight = 65536; // ids tracked per channel
+  static constexpr std::size_t kRecentIds = 64;      // completed ids kept for wrong_id stale
+
   // An open channel: its mapped rings and the port its model sends through.
   struct Channel final : devices::ChannelPort {
-    Channel(std::uint32_t relid, devices::Device& device, ring::MappedRingPair rings,
-            const memory::GuestMemory& memory, PacketTrace* trace);
+    Channel(Session& session, std::uint32_t relid, devices::Device& device,
+            ring::MappedRingPair rings, const memory::GuestMemory& memory);
     devices::SendStatus send(wire::PacketType type, std::uint16_t flags, std::uint64_t trans_id,
                              std::span<const std::byte> payload) override;
     const memory::GuestMemory& guest_memory() const override { return memory; }
     void fault(devices::HostFault fault, std::uint64_t trans_id) override;
+    // Writes one packet as it is (no fault rules), records it, and tracks
+    // which requests it completes.
+    devices::SendStatus write(wire::PacketType type, std::uint16_t flags, std::uint64_t trans_id,
+                              std::span<const std::byte> payload);
 
+    Session& session;
     std::uint32_t relid;
     devices::Device& device;
     ring::MappedRingPair rings;
     const memory::GuestMemory& memory;
-    PacketTrace* trace;
     ring::RingReader reader;
     ring::RingWriter writer;
     std::uint64_t uncommitted = 0;  // packets written since the last commit
     // A send found the ring full and set pending_send_sz to this many bytes.
     std::optional<std::uint32_t> waiting_for_space;
     std::optional<std::string> broken;
+    // Fault state: requests read and not yet completed, recently completed
+    // ids (oldest first), completions held back, extra signals to give.
+    std::set<std::uint64_t> in_flight;
+    std::deque<std::uint64_t> completed;
+    std::deque<Held> held;
+    std::uint32_t spray = 0;
   };
 
   // server::Notifier
@@ -171,6 +210,27 @@ class Session final : private server::Notifier {
   void mark_broken(Channel& ch, const std::string& reason);
   void signal_channel(std::uint32_t relid);
 
+  // ---- fault rules ----
+  [[nodiscard]] devices::DeviceClock::time_point now() const;
+  void record_fault(std::uint32_t relid, devices::HostFault fault, std::uint64_t trans_id,
+                    std::uint64_t arg);
+  // A model's send with the completion rules applied.
+  devices::SendStatus faulty_send(Channel& ch, wire::PacketType type, std::uint16_t flags,
+                                  std::uint64_t trans_id, std::span<const std::byte> payload);
+  void hold(Channel& ch, std::optional<devices::DeviceClock::time_point> due, wire::PacketType type,
+            std::uint16_t flags, std::uint64_t trans_id, std::span<const std::byte> payload);
+  // Sends held completions that are due (`reordered`: also those waiting for
+  // the next completion; `all`: every one), in order, until the ring is full.
+  void release_held(Channel& ch, bool reordered, bool all);
+  // The id a wrong_id action sends instead of `trans_id`.
+  std::uint64_t wrong_id(const Channel& ch, control::WrongId::Kind kind, std::uint64_t trans_id);
+  // Channel-level rules on a guest message, before the server handles it.
+  void message_faults(std::span<const std::byte> message);
+  // Whether the request just read trips rescind_after_in_flight.
+  bool rescind_in_flight(Channel& ch, const wire::VmpacketDescriptor& d);
+  // Windows that ended: stopped rings drain again, withheld signals are given.
+  void end_windows();
+
   memory::GuestMemory memory_;
   Bar2 bar2_;
   SignalGuest signal_;
@@ -183,6 +243,9 @@ class Session final : private server::Notifier {
   bool channel_event_ = false;
   bool control_signal_needed_ = false;
   std::set<std::uint32_t> pending_channels_;  // stopped at their bound
+  std::set<std::uint32_t> stalled_;   // not drained (stop_draining)
+  std::set<std::uint32_t> withheld_;  // owe the guest a signal (withhold_interrupts)
+  std::uint64_t next_unknown_id_ = std::uint64_t{1} << 63;
   std::map<std::uint32_t, devices::Device*> devices_;  // by relid
   std::map<std::uint32_t, std::unique_ptr<Channel>> channels_;  // open ones, by relid
   std::map<std::uint32_t, std::string> broken_;  // sticky until the channel reopens

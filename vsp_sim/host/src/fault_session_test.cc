@@ -1,0 +1,375 @@
+// The fault engine's actions behind a real Session: the blob device on relid
+// 1, the in-process guest on the far side of the rings, a hand-driven clock.
+// Each case shows what the guest sees, and the host_fault event the trace
+// records.
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+
+#include "src/blob_session_fixture.h"
+#include "vscsim/host/fault_engine.h"
+#include "vscsim/server/server.h"
+
+namespace vh = vscsim::host;
+namespace vc = vscsim::control;
+namespace vd = vscsim::devices;
+namespace w = vscsim::wire;
+using vh::testing::BlobSession;
+using vh::testing::create_container;
+using vh::testing::Got;
+using vscsim::transport::layout::kVectorChannel;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A blob session whose faults come from `engine` and whose clock moves only
+// when the test says so.
+struct FaultSession {
+  FaultSession() : s(config()) {}
+  vh::SessionConfig config() {
+    vh::SessionConfig c;
+    c.clock = [this] { return now; };
+    c.faults = &engine;
+    c.trace = &trace;
+    return c;
+  }
+  std::uint64_t add(vc::FaultRule rule) {
+    if (rule.relid() == 0) rule.set_relid(1);
+    auto id = engine.add(rule);
+    if (!id.ok()) BOOST_FAIL(id.error());
+    return *id;
+  }
+  // The guest sends request `id` (create a container) and the host runs a pass.
+  void request(std::uint64_t id) {
+    s.post(create_container("c" + std::to_string(id)), id);
+    s.f.session->poll();
+  }
+  std::vector<std::uint64_t> ids() {
+    std::vector<std::uint64_t> out;
+    for (const Got& g : s.read_completions()) out.push_back(g.trans_id);
+    return out;
+  }
+  // The host_fault events of the trace, as (name, trans_id, arg).
+  std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t>> faults() const {
+    std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t>> out;
+    for (const vh::TraceEvent& e : trace.events()) {
+      if (e.kind != vh::TraceEvent::Kind::kHostFault) continue;
+      out.emplace_back(std::string(vd::name(static_cast<vd::HostFault>(e.type))), e.trans_id, e.arg);
+    }
+    return out;
+  }
+
+  vh::FaultEngine engine;
+  vh::PacketTrace trace;
+  vd::DeviceClock::time_point now = vd::DeviceClock::time_point{} + 5000h;
+  BlobSession s;
+};
+
+using Ids = std::vector<std::uint64_t>;
+using Fault = std::tuple<std::string, std::uint64_t, std::uint64_t>;
+
+vc::FaultRule rule_of(void (*set)(vc::FaultRule&), std::uint32_t after = 0, std::uint32_t count = 0) {
+  vc::FaultRule r;
+  set(r);
+  r.set_after(after);
+  r.set_count(count);
+  return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(drop_withholds_the_matching_completion_and_records_it) {
+  FaultSession t;
+  t.add(rule_of([](vc::FaultRule& r) { r.mutable_drop(); }, 0, 1));
+  t.request(1);
+  t.request(2);
+  BOOST_TEST(t.ids() == (Ids{2}));
+  BOOST_TEST(t.faults() == (std::vector<Fault>{{"drop_completion", 1, 0}}));
+  BOOST_TEST(t.engine.rules().front().hits == 1u);
+  BOOST_TEST(t.engine.rules().front().spent);
+}
+
+BOOST_AUTO_TEST_CASE(after_count_trans_id_and_relid_choose_which_completions_a_rule_meets) {
+  FaultSession t;
+  t.add(rule_of([](vc::FaultRule& r) { r.mutable_drop(); }, 1, 2));  // ids 2 and 3
+  vc::FaultRule by_id = rule_of([](vc::FaultRule& r) { r.mutable_drop(); });
+  by_id.set_trans_id(6);
+  t.add(by_id);
+  vc::FaultRule other = rule_of([](vc::FaultRule& r) { r.mutable_drop(); });
+  other.set_relid(2);  // another channel: never meets relid 1's completions
+  t.add(other);
+  for (std::uint64_t id = 1; id <= 6; ++id) t.request(id);
+  BOOST_TEST(t.ids() == (Ids{1, 4, 5}));
+  BOOST_TEST(t.engine.rules()[0].seen == 6u);
+  BOOST_TEST(t.engine.rules()[0].hits == 2u);
+  BOOST_TEST(t.engine.rules()[1].hits == 1u);
+  BOOST_TEST(t.engine.rules()[2].seen == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(one_action_per_completion_the_oldest_rule_first) {
+  FaultSession t;
+  t.add(rule_of([](vc::FaultRule& r) { r.mutable_duplicate(); }, 0, 1));
+  t.add(rule_of([](vc::FaultRule& r) { r.mutable_drop(); }, 0, 1));
+  t.request(1);  // duplicated (the drop rule counts it, but does not act)
+  t.request(2);  // dropped
+  t.request(3);
+  BOOST_TEST(t.ids() == (Ids{1, 1, 3}));
+}
+
+BOOST_AUTO_TEST_CASE(delay_ms_sends_the_completion_later_and_others_overtake_it) {
+  FaultSession t;
+  t.add(rule_of([](vc::FaultRule& r) { r.set_delay_ms(50); }, 0, 1));
+  t.request(1);
+  t.request(2);
+  BOOST_TEST(t.ids() == (Ids{2}));
+  BOOST_REQUIRE(t.s.f.session->next_deadline().has_value());
+  BOOST_TEST((*t.s.f.session->next_deadline() == t.now + 50ms));
+  t.now += 49ms;
+  t.s.f.session->poll();
+  BOOST_TEST(t.ids().empty());
+  t.now += 1ms;
+  t.s.f.session->poll();
+  BOOST_TEST(t.ids() == (Ids{1}));
+  BOOST_TEST(t.faults() == (std::vector<Fault>{{"delay_completion", 1, 50}}));
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_sends_two_completions_with_the_same_id) {
+  FaultSession t;
+  t.add(rule_of([](vc::FaultRule& r) { r.mutable_duplicate(); }, 0, 1));
+  t.request(1);
+  t.request(2);
+  BOOST_TEST(t.ids() == (Ids{1, 1, 2}));
+  BOOST_TEST(t.faults() == (std::vector<Fault>{{"duplicate_completion", 1, 1}}));
+}
+
+BOOST_AUTO_TEST_CASE(reorder_holds_a_completion_until_the_next_one_is_sent) {
+  FaultSession t;
+  t.add(rule_of([](vc::FaultRule& r) { r.mutable_reorder(); }));  // no limit: pairs swap
+  t.request(1);
+  BOOST_TEST(t.ids().empty());
+  t.request(2);
+  t.request(3);
+  t.request(4);
+  BOOST_TEST(t.ids() == (Ids{2, 1, 4, 3}));
+  BOOST_TEST(t.engine.rules().front().hits == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(clearing_the_rules_sends_a_held_completion) {
+  FaultSession t;
+  t.add(rule_of([](vc::FaultRule& r) { r.mutable_reorder(); }));
+  t.request(1);
+  BOOST_TEST(t.ids().empty());
+  BOOST_TEST(t.engine.clear(1) == 1u);
+  t.s.f.session->faults_cleared(1);
+  BOOST_TEST(t.ids() == (Ids{1}));
+}
+
+BOOST_AUTO_TEST_CASE(wrong_id_sends_zero_unknown_or_stale_ids_and_the_request_stays_open) {
+  FaultSession t;
+  t.request(1);  // completed: the stale id later
+  BOOST_TEST(t.ids() == (Ids{1}));
+  for (auto kind : {vc::WrongId::ZERO, vc::WrongId::UNKNOWN, vc::WrongId::STALE}) {
+    vc::FaultRule r;
+    r.mutable_wrong_id()->set_kind(kind);
+    r.set_count(1);
+    t.add(r);
+  }
+  t.request(2);
+  t.request(3);
+  t.request(4);
+  const Ids got = t.ids();
+  BOOST_REQUIRE_EQUAL(got.size(), 3u);
+  BOOST_TEST(got[0] == 0u);
+  BOOST_TEST(got[1] >= (std::uint64_t{1} << 63));
+  BOOST_TEST(got[2] == 1u);
+  const auto f = t.faults();
+  BOOST_REQUIRE_EQUAL(f.size(), 3u);
+  BOOST_TEST((f[0] == Fault{"wrong_id", 2, 0}));
+  BOOST_TEST((f[1] == Fault{"wrong_id", 3, got[1]}));
+  BOOST_TEST((f[2] == Fault{"wrong_id", 4, 1}));
+}
+
+BOOST_AUTO_TEST_CASE(truncate_sends_only_the_first_bytes_of_the_payload) {
+  FaultSession t;
+  t.add(rule_of([](vc::FaultRule& r) { r.set_truncate(4); }, 0, 1));
+  t.request(1);
+  const auto got = t.s.read_completions();
+  BOOST_REQUIRE_EQUAL(got.size(), 1u);
+  // The ring pads a payload to 8 bytes: the guest sees 8 of the 12.
+  BOOST_TEST(got[0].payload_size == 8u);
+  BOOST_TEST(got[0].completion.length == 12u);
+  BOOST_TEST(got[0].completion.response_len == 0u);
+  BOOST_TEST(t.faults() == (std::vector<Fault>{{"truncate_completion", 1, 4}}));
+  bool length_recorded = false;
+  for (const vh::TraceEvent& e : t.trace.events()) {
+    if (e.kind == vh::TraceEvent::Kind::kHostPacket) length_recorded = e.length == 4;
+  }
+  BOOST_TEST(length_recorded);
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_xors_a_byte_or_sets_the_wire_status) {
+  FaultSession t;
+  vc::FaultRule x;
+  x.mutable_corrupt()->set_offset(0);
+  x.mutable_corrupt()->set_xor_mask(0x80);
+  x.set_count(1);
+  t.add(x);
+  vc::FaultRule st;
+  st.mutable_corrupt()->set_status(77);
+  st.set_count(1);
+  t.add(st);
+  t.request(1);
+  t.request(2);
+  const auto got = t.s.read_completions();
+  BOOST_REQUIRE_EQUAL(got.size(), 2u);
+  BOOST_TEST(got[0].completion.length == (12u ^ 0x80u));
+  BOOST_TEST(got[0].completion.error == 0u);
+  BOOST_TEST(got[1].completion.length == 12u);
+  BOOST_TEST(got[1].completion.error == 77u);
+  BOOST_TEST(t.faults() == (std::vector<Fault>{{"corrupt_completion", 1, 0}, {"corrupt_completion", 2, 77}}));
+}
+
+BOOST_AUTO_TEST_CASE(oversize_response_len_claims_more_than_any_guest_buffer) {
+  FaultSession t;
+  t.add(rule_of([](vc::FaultRule& r) { r.mutable_oversize_response_len(); }, 0, 1));
+  t.request(1);
+  const auto got = t.s.read_completions();
+  BOOST_REQUIRE_EQUAL(got.size(), 1u);
+  const std::uint32_t cap = vd::blob_wire::kMaxPages * vd::blob_wire::kPageBytes;
+  BOOST_TEST(got[0].completion.response_len == cap + 1);
+  BOOST_TEST(t.faults() == (std::vector<Fault>{{"oversize_response_len", 1, cap + 1}}));
+}
+
+BOOST_AUTO_TEST_CASE(spray_interrupts_signals_the_guest_again_with_nothing_new) {
+  FaultSession t;
+  t.add(rule_of([](vc::FaultRule& r) { r.set_spray_interrupts(3); }, 0, 1));
+  const std::size_t before = t.s.f.count_signals(kVectorChannel);
+  t.request(1);
+  BOOST_TEST(t.s.f.count_signals(kVectorChannel) == before + 1 + 3);
+  BOOST_TEST(t.ids() == (Ids{1}));  // one completion for all those signals
+  BOOST_TEST(t.faults() == (std::vector<Fault>{{"spray_interrupts", 1, 3}}));
+}
+
+BOOST_AUTO_TEST_CASE(rescind_after_in_flight_rescinds_exactly_when_n_requests_are_open) {
+  FaultSession t;
+  t.s.blob.set_delay(10s);  // requests stay in flight
+  t.add(rule_of([](vc::FaultRule& r) { r.set_rescind_after_in_flight(3); }));
+  t.s.f.guest->inbox.clear();
+  t.request(1);
+  t.request(2);
+  t.s.f.guest->receive();
+  BOOST_TEST(t.s.f.guest->inbox.empty());
+  t.request(3);
+  t.s.f.guest->receive();
+  const auto r = t.s.f.guest->take<w::RescindOfferMsg>(w::ChannelMessageType::kRescindChannelOffer);
+  BOOST_TEST(r.child_relid == 1u);
+  BOOST_TEST(t.s.blob.pending() == 2u);  // the third never reached the model
+  BOOST_TEST(t.ids().empty());
+  BOOST_TEST(t.faults() == (std::vector<Fault>{{"rescind_in_flight", 3, 3}}));
+  // A request sent after the rescind (a driver bug the checker reports) is
+  // not swallowed by the rule again: it reaches the model.
+  t.request(4);
+  BOOST_TEST(t.s.blob.pending() == 3u);
+  BOOST_TEST(t.faults().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(rescind_on_close_rescinds_before_the_close_is_handled) {
+  FaultSession t;
+  t.add(rule_of([](vc::FaultRule& r) { r.mutable_rescind_on_close(); }));
+  t.s.f.guest->inbox.clear();
+  w::CloseChannelMsg close{};
+  close.header.msgtype = w::ChannelMessageType::kCloseChannel;
+  close.child_relid = 1;
+  t.s.f.guest->post(close);
+  t.s.f.control_round();
+  const auto r = t.s.f.guest->take<w::RescindOfferMsg>(w::ChannelMessageType::kRescindChannelOffer);
+  BOOST_TEST(r.child_relid == 1u);
+  // The close was then handled on the rescinded channel.
+  BOOST_TEST(t.s.f.session->channel_word(1) == "revoked");
+  BOOST_TEST(t.faults() == (std::vector<Fault>{{"rescind_on_close", 0, 0}}));
+}
+
+BOOST_AUTO_TEST_CASE(fail_open_and_fail_gpadl_rules_answer_with_a_failure_status) {
+  vh::FaultEngine engine;
+  vh::PacketTrace trace;
+  vh::SessionConfig config;
+  config.faults = &engine;
+  config.trace = &trace;
+  vd::Blob blob{vscsim::blobstore::make_memory_store()};
+  vh::testing::SessionFixture f({&blob}, {}, config);
+  f.connect();
+  f.guest->inbox.clear();
+  vc::FaultRule open;
+  open.set_relid(1);
+  open.mutable_fail_open();
+  open.set_count(1);
+  BOOST_REQUIRE(engine.add(open).ok());
+  BOOST_TEST(f.open(1) == vscsim::server::kStatusUnsuccessful);
+  // A GPADL_HEADER failed with a status of the rule's choosing.
+  vc::FaultRule gpadl;
+  gpadl.set_relid(1);
+  gpadl.mutable_fail_gpadl()->set_status(0xC000009A);
+  gpadl.set_count(1);
+  BOOST_REQUIRE(engine.add(gpadl).ok());
+  std::vector<vscsim::memory::Pfn> pages;
+  for (std::uint64_t i = 0; i < 6; ++i) pages.emplace_back(30 + i);
+  for (const auto& m : vscsim::gpadl::encode_gpadl_pages(1, 0x7777, pages)) f.guest->post_bytes(m);
+  f.control_round();
+  const auto created = f.guest->take<w::GpadlCreatedMsg>(w::ChannelMessageType::kGpadlCreated);
+  BOOST_TEST(created.creation_status == 0xC000009Au);
+  // Both spent: the next open works.
+  BOOST_TEST(f.open(1) == 0u);
+  std::vector<std::string> names;
+  for (const vh::TraceEvent& e : trace.events()) {
+    if (e.kind == vh::TraceEvent::Kind::kHostFault) {
+      names.emplace_back(vd::name(static_cast<vd::HostFault>(e.type)));
+    }
+  }
+  BOOST_TEST(names == (std::vector<std::string>{"fail_open", "fail_gpadl"}));
+}
+
+BOOST_AUTO_TEST_CASE(stop_draining_lets_the_guest_ring_fill_until_the_window_ends) {
+  FaultSession t;
+  vc::FaultRule r;
+  r.mutable_stop_draining()->set_ms(100);
+  t.add(r);
+  std::uint64_t sent = 0;
+  // Bounded: the 8 KiB ring holds far fewer than 1000 requests.
+  for (std::uint64_t id = 1; id <= 1000; ++id) {
+    auto laid = t.s.guest.lay_out(create_container("c"));
+    auto ok = t.s.f.ring_guest->send_gpa_direct(id, std::span(&laid.range, 1),
+                                                std::as_bytes(std::span(&laid.wire, 1)));
+    if (!ok.ok()) break;  // the guest's ring is full
+    ++sent;
+    if (*ok) t.s.f.signal_host(1);
+    t.s.f.session->poll();
+  }
+  BOOST_TEST(sent > 0u);
+  BOOST_TEST(sent < 1000u);
+  BOOST_TEST(t.ids().empty());
+  BOOST_TEST(t.s.blob.counters().requests == 0u);
+  t.now += 100ms;
+  // Drained in passes of packets_per_pass.
+  for (int i = 0; i < 10 && t.s.blob.counters().requests < sent; ++i) {
+    t.s.f.session->poll();
+    t.ids();
+  }
+  BOOST_TEST(t.s.blob.counters().requests == sent);
+  BOOST_TEST(t.engine.rules().front().spent);
+  BOOST_TEST(std::get<0>(t.faults().front()) == "stop_draining");
+}
+
+BOOST_AUTO_TEST_CASE(withhold_interrupts_writes_completions_without_signalling) {
+  FaultSession t;
+  vc::FaultRule r;
+  r.mutable_withhold_interrupts()->set_ms(100);
+  t.add(r);
+  const std::size_t before = t.s.f.count_signals(kVectorChannel);
+  t.request(1);
+  BOOST_TEST(t.s.f.count_signals(kVectorChannel) == before);
+  t.now += 100ms;
+  t.s.f.session->poll();
+  BOOST_TEST(t.s.f.count_signals(kVectorChannel) == before + 1);
+  BOOST_TEST(t.ids() == (Ids{1}));
+  BOOST_TEST(std::get<0>(t.faults().front()) == "withhold_interrupt");
+}
