@@ -188,6 +188,7 @@ BOOST_AUTO_TEST_CASE(random_fault_rules_are_drawn_from_each_iteration_seed_and_p
   auto plan = make_plan(suite, {.filters = {}, .shard = {}, .repeat = 3}, 99);
   BOOST_REQUIRE(plan.ok());
   std::set<std::string> distinct;
+  std::set<int> actions;
   for (const auto& run : plan->runs) {
     const auto& s = plan->scenario_of(run).scenario;
     if (s.name() == "calm") {
@@ -198,9 +199,12 @@ BOOST_AUTO_TEST_CASE(random_fault_rules_are_drawn_from_each_iteration_seed_and_p
     std::string all;
     for (const auto& rule : run.drawn_faults) {
       BOOST_TEST((rule.device() == "a" || rule.device() == "b"), rule.device());  // never the keyboard
-      BOOST_TEST((rule.has_delay_ms() || rule.has_drop_completion()));
+      BOOST_TEST(rule.action_case() != vscsim::scenario::FaultRule::ACTION_NOT_SET);
+      BOOST_TEST(!rule.has_corrupt());  // would change a successful answer's contents
       if (rule.has_delay_ms()) BOOST_TEST((rule.delay_ms() >= 50u && rule.delay_ms() <= 1000u));
-      if (rule.has_drop_completion()) BOOST_TEST(rule.count() == 1u);
+      if (rule.has_drop_completion() || rule.has_wrong_id() || rule.has_truncate()) BOOST_TEST(rule.count() == 1u);
+      if (rule.has_truncate()) BOOST_TEST((rule.truncate() >= 1u && rule.truncate() < 12u));
+      actions.insert(rule.action_case());
       all += rule.ShortDebugString();
     }
     distinct.insert(all);
@@ -212,6 +216,7 @@ BOOST_AUTO_TEST_CASE(random_fault_rules_are_drawn_from_each_iteration_seed_and_p
     }
   }
   BOOST_TEST(distinct.size() == 3u);  // each iteration its own plan
+  BOOST_TEST(actions.size() >= 4u);   // 18 draws spread over the actions
   const std::string text = describe_plan(*plan);
   BOOST_TEST(text.find("drawn fault: rule { device: ") != std::string::npos, text);
 }

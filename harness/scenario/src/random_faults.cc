@@ -35,13 +35,44 @@ std::vector<FaultRule> draw_fault_rules(const Scenario& scenario, std::uint64_t 
     FaultRule rule;
     rule.set_device(blobs[draw.between(0, static_cast<std::uint32_t>(blobs.size() - 1))]);
     switch (draw.between(0, std::size(kRandomActions) - 1)) {
-      case 0:  // answers late, sometimes past a short request timeout
+      case 0:  // answers late
         rule.set_delay_ms(draw.between(1, 20) * 50);
         break;
-      default:  // one answer lost, after a few went through
+      case 1:  // one answer lost, after a few went through
         rule.set_drop_completion(true);
         rule.set_count(1);
         rule.set_after_requests(draw.between(0, 4));
+        break;
+      case 2:
+        rule.set_duplicate_completion(true);
+        rule.set_count(draw.between(1, 3));
+        break;
+      case 3:
+        rule.set_reorder_completion(true);
+        break;
+      case 4: {  // one answer under another id: the request stays unanswered
+        static constexpr control::WrongId::Kind kKinds[] = {control::WrongId::ZERO, control::WrongId::UNKNOWN,
+                                                            control::WrongId::STALE};
+        rule.mutable_wrong_id()->set_kind(kKinds[draw.between(0, 2)]);
+        rule.set_count(1);
+        rule.set_after_requests(draw.between(0, 4));
+        break;
+      }
+      case 5:  // one short answer
+        rule.set_truncate(draw.between(1, 11));
+        rule.set_count(1);
+        rule.set_after_requests(draw.between(0, 4));
+        break;
+      case 6:  // one answer claiming more than any buffer
+        rule.mutable_oversize_response_len();
+        rule.set_count(1);
+        rule.set_after_requests(draw.between(0, 4));
+        break;
+      case 7:
+        rule.set_spray_interrupts(draw.between(1, 64));
+        break;
+      default:  // answers written, the guest told only after a while
+        rule.mutable_withhold_interrupts()->set_ms(draw.between(1, 10) * 50);
         break;
     }
     out.push_back(std::move(rule));

@@ -217,10 +217,23 @@ class Validator {
     for (int i = 0; i < s_.faults().rule_size(); ++i) {
       const auto& rule = s_.faults().rule(i);
       const auto rpath = path.at("rule", i);
-      check_device(rpath / "device", rule.device());
+      const bool known = check_device(rpath / "device", rule.device());
       if (rule.action_case() == FaultRule::ACTION_NOT_SET) {
-        f_.error(rpath, "names no action (delay_ms, drop_completion, duplicate_completion, fail_open, rescind)");
+        f_.error(rpath, "names no action (see FaultRule in proto/vscsim/scenario.proto)");
         continue;
+      }
+      using A = FaultRule::ActionCase;
+      const A a = rule.action_case();
+      const bool on_completions = a == A::kDelayMs || a == A::kDropCompletion || a == A::kDuplicateCompletion ||
+                                  a == A::kReorderCompletion || a == A::kWrongId || a == A::kTruncate ||
+                                  a == A::kCorrupt || a == A::kOversizeResponseLen || a == A::kSprayInterrupts;
+      if (known && on_completions && devices_.at(rule.device()) != "blob") {
+        f_.error(rpath / "device", "device " + in_quotes(rule.device()) + " is a " + devices_.at(rule.device()) +
+                                       ": only a blob device sends the completions this rule acts on");
+      }
+      if (a == A::kRescind) {
+        f_.error(rpath / "rescind", "does not say when: use rescind_after_in_flight, rescind_on_close, or a host "
+                                    "step `rescind` at a barrier");
       }
       // Written but empty, an action does nothing: `drop_completion: false`
       // or `delay_ms: 0` is a slip, not a plan. (A oneof case is its field's number.)

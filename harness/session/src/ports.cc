@@ -122,16 +122,12 @@ Result<void, std::string> SimHostPort::run(const scenario::HostStep& step, runne
 }
 
 Result<std::vector<control::Request>, std::string> fault_requests(const scenario::Scenario& s) {
-  const auto not_yet = [](int i, std::string_view what) {
-    return Err(fmt::format("faults.rule[{}]: {} needs the fault engine (issue 7), which vsp-sim does not have yet; "
-                           "the scenario is not run without its faults",
-                           i, what));
-  };
   if (s.faults().random_rules() != 0) {
-    return Err(fmt::format("faults.random_rules: {} random rules need the fault engine (issue 7), which vsp-sim "
-                           "does not have yet; the scenario is not run without its faults",
+    return Err(fmt::format("faults.random_rules: {} rules are still to be drawn (the plan draws them from the "
+                           "iteration's seed; run the PlannedRun's drawn_faults)",
                            s.faults().random_rules()));
   }
+  using R = scenario::FaultRule;
   std::vector<control::Request> out;
   for (int i = 0; i < s.faults().rule_size(); ++i) {
     const auto& rule = s.faults().rule(i);
@@ -139,29 +135,40 @@ Result<std::vector<control::Request>, std::string> fault_requests(const scenario
     if (relid == 0) return Err(fmt::format("faults.rule[{}]: no device named '{}'", i, rule.device()));
     const std::string kind = s.setup().device(static_cast<int>(relid - 1)).kind();
     control::Request req;
+    control::FaultRule& f = *req.mutable_add_fault();
+    f.set_relid(relid);
+    f.set_after(rule.after_requests());
+    f.set_count(rule.count());
+    if (rule.has_trans_id()) f.set_trans_id(rule.trans_id());
+    const auto a = rule.action_case();
+    const bool on_completions = a == R::kDelayMs || a == R::kDropCompletion || a == R::kDuplicateCompletion ||
+                                a == R::kReorderCompletion || a == R::kWrongId || a == R::kTruncate ||
+                                a == R::kCorrupt || a == R::kOversizeResponseLen || a == R::kSprayInterrupts;
+    if (on_completions && kind != "blob") {
+      return Err(fmt::format("faults.rule[{}]: acts on completions, which only a blob device sends ('{}' is a {})", i,
+                             rule.device(), kind));
+    }
     switch (rule.action_case()) {
-      case scenario::FaultRule::kDropCompletion:
-        if (kind != "blob") return Err(fmt::format("faults.rule[{}]: drop_completion needs a blob device", i));
-        req.mutable_blob_drop()->set_relid(relid);
-        req.mutable_blob_drop()->set_count(rule.count() == 0 ? std::numeric_limits<std::uint32_t>::max()
-                                                              : rule.count());
-        req.mutable_blob_drop()->set_after(rule.after_requests());
-        break;
-      case scenario::FaultRule::kDelayMs:
-        if (kind != "blob") return Err(fmt::format("faults.rule[{}]: delay_ms needs a blob device", i));
-        if (rule.count() != 0 || rule.after_requests() != 0) return not_yet(i, "a delay limited by count or after_requests");
-        req.mutable_blob_delay()->set_relid(relid);
-        req.mutable_blob_delay()->set_ms(rule.delay_ms());
-        break;
-      case scenario::FaultRule::kFailOpen:
-        if (rule.count() > 1 || rule.after_requests() != 0) return not_yet(i, "fail_open beyond the next open");
-        req.mutable_fail_open()->set_relid(relid);
-        break;
-      case scenario::FaultRule::kDuplicateCompletion:
-        return not_yet(i, "duplicate_completion");
-      case scenario::FaultRule::kRescind:
-        return not_yet(i, "a rescind rule (use a host step `rescind` for a rescind at a chosen point)");
-      default:
+      case R::kDelayMs: f.set_delay_ms(rule.delay_ms()); break;
+      case R::kDropCompletion: f.mutable_drop(); break;
+      case R::kDuplicateCompletion: f.mutable_duplicate(); break;
+      case R::kReorderCompletion: f.mutable_reorder(); break;
+      case R::kWrongId: *f.mutable_wrong_id() = rule.wrong_id(); break;
+      case R::kTruncate: f.set_truncate(rule.truncate()); break;
+      case R::kCorrupt: *f.mutable_corrupt() = rule.corrupt(); break;
+      case R::kOversizeResponseLen: *f.mutable_oversize_response_len() = rule.oversize_response_len(); break;
+      case R::kSprayInterrupts: f.set_spray_interrupts(rule.spray_interrupts()); break;
+      case R::kFailOpen: f.mutable_fail_open(); break;
+      case R::kFailGpadl: f.mutable_fail_gpadl(); break;
+      case R::kRescindAfterInFlight: f.set_rescind_after_in_flight(rule.rescind_after_in_flight()); break;
+      case R::kRescindOnClose: f.mutable_rescind_on_close(); break;
+      case R::kStopDraining: *f.mutable_stop_draining() = rule.stop_draining(); break;
+      case R::kWithholdInterrupts: *f.mutable_withhold_interrupts() = rule.withhold_interrupts(); break;
+      case R::kRescind:
+        return Err(fmt::format("faults.rule[{}]: `rescind` does not say when; use rescind_after_in_flight, "
+                               "rescind_on_close, or a host step `rescind` at a barrier",
+                               i));
+      case R::ACTION_NOT_SET:
         return Err(fmt::format("faults.rule[{}]: no action", i));
     }
     out.push_back(std::move(req));

@@ -61,31 +61,41 @@ BOOST_AUTO_TEST_CASE(fault_plan_becomes_control_requests) {
   auto s = parse(std::string(kTwoDevices) + R"(
     faults {
       rule { device: "blob1" count: 2 after_requests: 3 drop_completion: true }
-      rule { device: "blob0" drop_completion: true }
-      rule { device: "blob0" delay_ms: 250 }
+      rule { device: "blob0" trans_id: 7 duplicate_completion: true }
+      rule { device: "blob0" delay_ms: 250 count: 1 }
       rule { device: "kbd" fail_open: true }
+      rule { device: "blob0" wrong_id { kind: STALE } }
+      rule { device: "blob1" corrupt { offset: 4 xor_mask: 255 } }
+      rule { device: "kbd" rescind_on_close: true }
+      rule { device: "blob0" stop_draining { ms: 300 } }
     })");
   auto r = fault_requests(s);
   BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error()));
-  BOOST_REQUIRE(r->size() == 4u);
-  BOOST_TEST((*r)[0].blob_drop().relid() == 3u);
-  BOOST_TEST((*r)[0].blob_drop().count() == 2u);
-  BOOST_TEST((*r)[0].blob_drop().after() == 3u);
-  // count 0 in a rule means every request.
-  BOOST_TEST((*r)[1].blob_drop().count() == std::numeric_limits<std::uint32_t>::max());
-  BOOST_TEST((*r)[2].blob_delay().ms() == 250u);
-  BOOST_TEST((*r)[2].blob_delay().relid() == 1u);
-  BOOST_TEST((*r)[3].fail_open().relid() == 2u);
+  BOOST_REQUIRE(r->size() == 8u);
+  const auto& drop = (*r)[0].add_fault();
+  BOOST_TEST(drop.relid() == 3u);
+  BOOST_TEST(drop.has_drop());
+  BOOST_TEST(drop.count() == 2u);
+  BOOST_TEST(drop.after() == 3u);
+  BOOST_TEST((*r)[1].add_fault().has_duplicate());
+  BOOST_TEST((*r)[1].add_fault().trans_id() == 7u);
+  BOOST_TEST(!(*r)[2].add_fault().has_trans_id());
+  BOOST_TEST((*r)[2].add_fault().delay_ms() == 250u);
+  BOOST_TEST((*r)[2].add_fault().count() == 1u);
+  BOOST_TEST((*r)[3].add_fault().relid() == 2u);
+  BOOST_TEST((*r)[3].add_fault().has_fail_open());
+  BOOST_TEST((*r)[4].add_fault().wrong_id().kind() == control::WrongId::STALE);
+  BOOST_TEST((*r)[5].add_fault().corrupt().xor_mask() == 255u);
+  BOOST_TEST((*r)[6].add_fault().has_rescind_on_close());
+  BOOST_TEST((*r)[7].add_fault().stop_draining().ms() == 300u);
 }
 
-BOOST_AUTO_TEST_CASE(faults_the_simulator_cannot_do_yet_are_refused_by_rule) {
+BOOST_AUTO_TEST_CASE(fault_rules_that_cannot_work_are_refused_by_rule) {
   const std::pair<const char*, const char*> cases[] = {
-      {R"(faults { rule { device: "blob0" duplicate_completion: true } })", "faults.rule[0]: duplicate_completion"},
       {R"(faults { rule { device: "blob0" delay_ms: 1 } rule { device: "blob0" rescind: true } })",
-       "faults.rule[1]: a rescind rule"},
-      {R"(faults { rule { device: "blob0" count: 3 delay_ms: 10 } })", "faults.rule[0]: a delay limited"},
+       "faults.rule[1]: `rescind` does not say when"},
       {R"(faults { random_rules: 2 })", "faults.random_rules: 2"},
-      {R"(faults { rule { device: "kbd" drop_completion: true } })", "needs a blob device"},
+      {R"(faults { rule { device: "kbd" drop_completion: true } })", "only a blob device sends"},
       {R"(faults { rule { device: "ghost" drop_completion: true } })", "no device named 'ghost'"},
   };
   for (const auto& [text, expected] : cases) {
