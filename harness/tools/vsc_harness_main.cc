@@ -3,10 +3,14 @@
 //
 //   vsc-harness run   [selection] [--json F] [--junit F] [--trace F] ...
 //   vsc-harness plan  [selection]     print what `run` would do, run nothing
+//   vsc-harness mutants [--filter GLOB] [--scenario-filter F] [--json F] ...
+//                     the suite against the driver, then against each of
+//                     az_blob's mutants (harness/mutants/README.md)
 //
 // Exit status: 0 every iteration passed (negative controls caught as
 // designed), 1 an iteration failed or could not run, 2 bad usage or bad
-// scenario files, 128+N stopped by signal N.
+// scenario files, 128+N stopped by signal N. `mutants`: 0 when the baseline
+// passed and every mutant not marked debug-kernel was caught, else 1.
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -21,6 +25,7 @@
 #include "vscsim/build_config.h"
 #include "vscsim/launcher/kvm_probe.h"
 #include "vscsim/launcher/stop_signal.h"
+#include "vscsim/mutants/campaign.h"
 #include "vscsim/report/json.h"
 #include "vscsim/report/junit.h"
 #include "vscsim/report/progress.h"
@@ -138,6 +143,86 @@ bool write_or_say(const std::string& path, const std::string& text, const char* 
   return true;
 }
 
+// --module name=path (repeatable) into SessionConfig::module_override.
+bool parse_module_overrides(const std::vector<std::string>& specs, session::SessionConfig& config) {
+  for (const auto& spec : specs) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      std::cerr << "vsc-harness: --module " << spec << ": expected <module>=<path of its .ko>\n";
+      return false;
+    }
+    const std::string name = spec.substr(0, eq);
+    const fs::path path = spec.substr(eq + 1);
+    if (name == session::kTransportModule) {
+      std::cerr << "vsc-harness: --module " << spec << ": the transport is loaded by init, not overridable\n";
+      return false;
+    }
+    if (!fs::is_regular_file(path)) {
+      std::cerr << "vsc-harness: --module " << spec << ": no such file\n";
+      return false;
+    }
+    config.module_override[name] = fs::absolute(path);
+  }
+  return true;
+}
+
+// What run and mutants share: the guest options.
+struct GuestOptions {
+  std::string kernel = "stock";
+  std::string accel = "auto";
+  bool keep_run_dirs = false;
+  double boot_timeout_s = 120;
+};
+
+void add_guest_options(CLI::App& cmd, GuestOptions& g) {
+  cmd.add_option("--kernel", g.kernel, "Guest kernel: stock (the pinned Debian cloud kernel) or an image path");
+  cmd.add_option("--accel", g.accel, "auto (KVM if a probe boot works, else TCG), tcg or kvm")
+      ->check(CLI::IsMember({"auto", "tcg", "kvm"}));
+  cmd.add_flag("--keep-run-dirs", g.keep_run_dirs, "Keep every guest run folder (failed ones are always kept)");
+  cmd.add_option("--boot-timeout", g.boot_timeout_s, "Seconds a boot may take")->check(CLI::Range(5.0, 3600.0));
+}
+
+// The session's configuration from the guest options, or an exit code.
+std::variant<session::SuiteConfig, int> suite_config(const GuestOptions& g) {
+  session::SuiteConfig config;
+  config.session.vsp_sim_binary = build_config::kVspSimBinary;
+  config.session.initrd = build_config::kStockInitramfs;
+  if (g.kernel == "stock") {
+    config.session.kernel = build_config::kStockKernel;
+  } else if (g.kernel == "debug") {
+    std::cerr << "vsc-harness: --kernel debug: the debug kernel (KASAN, lockdep) is not built by this project yet "
+                 "(issue 8); use stock or an image path\n";
+    return kExitUsage;
+  } else {
+    config.session.kernel = g.kernel;
+    if (!fs::is_regular_file(config.session.kernel)) {
+      std::cerr << "vsc-harness: --kernel " << g.kernel << ": no such file (stock, or a kernel image path)\n";
+      return kExitUsage;
+    }
+  }
+  config.session.keep_run_dirs = g.keep_run_dirs;
+  config.session.boot_timeout = std::chrono::milliseconds(static_cast<long>(g.boot_timeout_s * 1000));
+  for (const auto* binary : {build_config::kVspSimBinary, build_config::kStockInitramfs}) {
+    if (!fs::exists(binary)) {
+      std::cerr << "vsc-harness: " << binary << " is missing: build the project first (cmake --build build)\n";
+      return kExitUsage;
+    }
+  }
+  try {
+    launcher::LaunchOptions probe;
+    probe.kernel = config.session.kernel;
+    probe.initrd = config.session.initrd;
+    probe.kernel_args = {"vscsim.then=poweroff"};
+    const auto choice = launcher::choose_accel(*launcher::parse_accel(g.accel), probe, build_config::kCacheDir);
+    config.session.accel = choice.accel;
+    std::cerr << "vsc-harness: accelerator " << launcher::to_string(choice.accel) << " (" << choice.reason << ")\n";
+  } catch (const std::exception& e) {
+    std::cerr << "vsc-harness: choosing the accelerator: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  return config;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -151,9 +236,10 @@ int main(int argc, char** argv) {
   add_selection(*plan_cmd, plan_sel);
 
   Selection sel;
-  std::string json_path, junit_path, trace_path, kernel = "stock", accel_text = "auto";
-  bool keep_going = false, keep_run_dirs = false, trace_all = false;
-  double boot_timeout_s = 120;
+  GuestOptions guest;
+  std::vector<std::string> module_specs;
+  std::string json_path, junit_path, trace_path;
+  bool keep_going = false, trace_all = false;
   auto* run_cmd = app.add_subcommand("run", "Run the selected scenarios in a real guest");
   add_selection(*run_cmd, sel);
   run_cmd->add_option("--json", json_path, "Write the run report as JSON");
@@ -162,12 +248,25 @@ int main(int argc, char** argv) {
                       "Write a Chrome/Perfetto trace of the run (steps, and the packet trace of every iteration "
                       "that did not pass); default with --json: <json>.trace.json when one did not pass");
   run_cmd->add_flag("--trace-all", trace_all, "Keep the packet trace of every iteration, not only failing ones");
-  run_cmd->add_option("--kernel", kernel, "Guest kernel: stock (the pinned Debian cloud kernel) or an image path");
-  run_cmd->add_option("--accel", accel_text, "auto (KVM if a probe boot works, else TCG), tcg or kvm")
-      ->check(CLI::IsMember({"auto", "tcg", "kvm"}));
+  add_guest_options(*run_cmd, guest);
   run_cmd->add_flag("--keep-going", keep_going, "Run every iteration even after one did not pass");
-  run_cmd->add_flag("--keep-run-dirs", keep_run_dirs, "Keep every guest run folder (failed ones are always kept)");
-  run_cmd->add_option("--boot-timeout", boot_timeout_s, "Seconds a boot may take")->check(CLI::Range(5.0, 3600.0));
+  run_cmd->add_option("--module", module_specs,
+                      "<module>=<path>: load this driver module from a host .ko instead of the initramfs's "
+                      "/lib/vscsim (repeatable), e.g. az_blob=build/mutants/15-x/src/az_blob.ko");
+
+  Selection mut_sel;
+  GuestOptions mut_guest;
+  std::vector<std::string> mutant_filters;
+  std::string mut_json;
+  auto* mut_cmd = app.add_subcommand(
+      "mutants", "Run the suite against az_blob, then against each mutant of vsc/az_blob/mutants; print the score");
+  mut_cmd->add_option("--filter", mutant_filters, "Only mutants whose name (file stem) matches this glob (repeatable)");
+  mut_cmd->add_option("--suite", mut_sel.suite,
+                      fmt::format("Scenario folder or .textproto file (repeatable; default {})", build_config::kScenarioDir));
+  mut_cmd->add_option("--scenario-filter", mut_sel.filters, "Scenarios to run: glob or tag:<tag> (repeatable, OR)");
+  mut_cmd->add_option("--seed", mut_sel.seed, "Run seed (decimal or 0x hex); default: drawn and printed");
+  mut_cmd->add_option("--json", mut_json, "Write the outcomes and the score as JSON");
+  add_guest_options(*mut_cmd, mut_guest);
   CLI11_PARSE(app, argc, argv);
 
   if (plan_cmd->parsed()) {
@@ -177,6 +276,38 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (mut_cmd->parsed()) {
+    launcher::install_stop_handlers();
+    auto found = mutants::load_mutants(build_config::kMutantDir, mutant_filters);
+    if (!found.ok()) {
+      std::cerr << found.error() << "vsc-harness: the mutant files above are malformed; nothing was run\n";
+      return kExitUsage;
+    }
+    if (found->empty()) {
+      std::cerr << "vsc-harness: no mutant in " << build_config::kMutantDir << " matches the filter\n";
+      return kExitUsage;
+    }
+    auto planned = make_plan(mut_sel);
+    if (auto* code = std::get_if<int>(&planned)) return *code;
+    auto config = suite_config(mut_guest);
+    if (auto* code = std::get_if<int>(&config)) return *code;
+    mutants::CampaignOptions o;
+    o.plan = std::get<scenario::Plan>(std::move(planned));
+    std::cout << scenario::describe_plan(o.plan) << std::flush;
+    o.suite = std::get<session::SuiteConfig>(std::move(config));
+    o.build.source_dir = build_config::kAzBlobSourceDir;
+    o.build.kernel_build_dir = build_config::kKernelBuildDir;
+    o.build.extra_symbols = build_config::kVmbusSymvers;
+    o.build.out_root = build_config::kMutantBuildDir;
+    o.mutants = std::move(found).value();
+    o.command_line = command_line;
+    const auto campaign = mutants::run_campaign(o, std::cerr);
+    std::cout << mutants::to_table(campaign) << std::flush;
+    const bool written = write_or_say(mut_json, mutants::to_json(campaign), "mutants JSON");
+    if (launcher::stop_requested()) return 128 + launcher::stop_signal_number();
+    return mutants::campaign_ok(campaign) && written ? 0 : kExitFailed;
+  }
+
   launcher::install_stop_handlers();
   auto planned = make_plan(sel);
   if (auto* code = std::get_if<int>(&planned)) return *code;
@@ -184,44 +315,12 @@ int main(int argc, char** argv) {
   // The whole plan, seeds and faults included, before anything runs.
   std::cout << scenario::describe_plan(plan) << std::flush;
 
-  session::SuiteConfig config;
-  config.session.vsp_sim_binary = build_config::kVspSimBinary;
-  config.session.initrd = build_config::kStockInitramfs;
-  if (kernel == "stock") {
-    config.session.kernel = build_config::kStockKernel;
-  } else if (kernel == "debug") {
-    std::cerr << "vsc-harness: --kernel debug: the debug kernel (KASAN, lockdep) is not built by this project yet "
-                 "(issue 8); use stock or an image path\n";
-    return kExitUsage;
-  } else {
-    config.session.kernel = kernel;
-    if (!fs::is_regular_file(config.session.kernel)) {
-      std::cerr << "vsc-harness: --kernel " << kernel << ": no such file (stock, or a kernel image path)\n";
-      return kExitUsage;
-    }
-  }
-  config.session.keep_run_dirs = keep_run_dirs;
-  config.session.boot_timeout = std::chrono::milliseconds(static_cast<long>(boot_timeout_s * 1000));
+  auto configured = suite_config(guest);
+  if (auto* code = std::get_if<int>(&configured)) return *code;
+  auto& config = std::get<session::SuiteConfig>(configured);
+  if (!parse_module_overrides(module_specs, config.session)) return kExitUsage;
   config.keep_going = keep_going;
   config.iteration.trace_every_iteration = trace_all;
-  for (const auto* binary : {build_config::kVspSimBinary, build_config::kStockInitramfs}) {
-    if (!fs::exists(binary)) {
-      std::cerr << "vsc-harness: " << binary << " is missing: build the project first (cmake --build build)\n";
-      return kExitUsage;
-    }
-  }
-  try {
-    launcher::LaunchOptions probe;
-    probe.kernel = config.session.kernel;
-    probe.initrd = config.session.initrd;
-    probe.kernel_args = {"vscsim.then=poweroff"};
-    const auto choice = launcher::choose_accel(*launcher::parse_accel(accel_text), probe, build_config::kCacheDir);
-    config.session.accel = choice.accel;
-    std::cerr << "vsc-harness: accelerator " << launcher::to_string(choice.accel) << " (" << choice.reason << ")\n";
-  } catch (const std::exception& e) {
-    std::cerr << "vsc-harness: choosing the accelerator: " << e.what() << "\n";
-    return kExitUsage;
-  }
 
   report::RunReport rep;
   rep.set_run_seed(plan.run_seed);
@@ -235,7 +334,7 @@ int main(int argc, char** argv) {
   o.set_shard_count(plan.selection.shard.count);
   o.set_repeat(plan.selection.repeat);
   o.set_keep_going(keep_going);
-  o.set_kernel(kernel == "stock" ? "" : kernel);
+  o.set_kernel(guest.kernel == "stock" ? "" : guest.kernel);
   o.set_suite(sel.suite.empty() ? build_config::kScenarioDir : fmt::format("{}", fmt::join(sel.suite, ",")));
   o.set_json_path(json_path);
   o.set_junit_path(junit_path);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 
@@ -26,6 +28,10 @@ bool has_all(std::string_view text, const std::vector<std::string>& words) {
 }
 
 }  // namespace
+
+std::string override_guest_path(std::string_view module) {
+  return fmt::format("{}{}.ko", kGuestOverridePrefix, module);
+}
 
 std::string boot_key(const scenario::Setup& setup) {
   std::string key;
@@ -71,6 +77,7 @@ Result<std::unique_ptr<GuestSession>, std::string> GuestSession::start(const Ses
                                                                        const scenario::Setup& setup) {
   std::unique_ptr<GuestSession> s(new GuestSession());
   s->key_ = boot_key(setup);
+  s->module_override_ = config.module_override;
   const auto t0 = std::chrono::steady_clock::now();
 
   boot::BootRequest req;
@@ -190,6 +197,9 @@ Result<void, std::string> GuestSession::reset_host(const scenario::Setup& setup)
       if (auto r = control_->must(reoffer, kControlTimeout); !r.ok()) return Err(r.error());
     }
   }
+  control::Request faults;
+  faults.mutable_clear_faults();  // relid 0: every rule of every channel
+  if (auto r = control_->must(faults, kControlTimeout); !r.ok()) return Err(r.error());
   control::Request clear;
   clear.mutable_trace_clear();
   if (auto r = control_->must(clear, kControlTimeout); !r.ok()) return Err(r.error());
@@ -198,8 +208,25 @@ Result<void, std::string> GuestSession::reset_host(const scenario::Setup& setup)
 
 Result<void, std::string> GuestSession::load_drivers(const scenario::Setup& setup) {
   for (const auto& m : driver_modules(setup)) {
+    std::string path = fmt::format("{}/{}.ko", kGuestModuleDir, m);
+    if (auto o = module_override_.find(m); o != module_override_.end()) {
+      path = override_guest_path(m);
+      if (!overrides_written_.contains(m)) {
+        std::ifstream in(o->second, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in.good() && !in.eof()) return Err(fmt::format("reading {}'s override {}", m, o->second.string()));
+        if (bytes.empty()) return Err(fmt::format("{}'s override {} is missing or empty", m, o->second.string()));
+        agent::Op write;
+        write.mutable_write_file()->set_path(path);
+        write.mutable_write_file()->set_data(std::move(bytes));
+        auto w = run_op(write, 60s);
+        if (!w.ok()) return Err(w.error());
+        if (w->err() != 0) return Err(fmt::format("writing {} in the guest: {} {}", path, w->errno_name(), w->detail()));
+        overrides_written_.insert(m);
+      }
+    }
     agent::Op op;
-    op.mutable_load_module()->set_path(fmt::format("{}/{}.ko", kGuestModuleDir, m));
+    op.mutable_load_module()->set_path(path);
     op.mutable_load_module()->set_params(module_params(setup, m));
     auto r = run_op(op, 60s);
     if (!r.ok()) return Err(r.error());

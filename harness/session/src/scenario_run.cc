@@ -174,6 +174,18 @@ report::ScenarioResult run_iteration(GuestSession& session, const scenario::Load
                                      const scenario::PlannedRun& run, const IterationOptions& options) {
   scenario::Scenario s = loaded.scenario;
   s.set_seed(run.seed);
+  // A scenario that loads an overridden driver itself (module_reload) gets
+  // the override too, not the initramfs's copy.
+  for (auto& thread : *s.mutable_thread()) {
+    for (auto& step : *thread.mutable_step()) {
+      if (!step.op().has_load_module()) continue;
+      const std::filesystem::path path = step.op().load_module().path();
+      if (path.parent_path() == kGuestModuleDir && path.extension() == ".ko" &&
+          session.overridden(path.stem().string())) {
+        step.mutable_op()->mutable_load_module()->set_path(override_guest_path(path.stem().string()));
+      }
+    }
+  }
   // The drawn rules join the scenario's own (the plan printed them).
   for (const auto& rule : run.drawn_faults) *s.mutable_faults()->add_rule() = rule;
   s.mutable_faults()->set_random_rules(0);

@@ -13,8 +13,10 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +32,12 @@ namespace vscsim::session {
 inline constexpr std::string_view kTransportModule = "vscsim_vmbus";
 // Where the initramfs keeps the project's modules.
 inline constexpr std::string_view kGuestModuleDir = "/lib/vscsim";
+// Where an overridden module's bytes are written in the guest (/tmp exists in
+// the initramfs; the agent's WriteFile creates files, not folders).
+inline constexpr std::string_view kGuestOverridePrefix = "/tmp/vscsim-override.";
+
+// The guest path an overridden module is loaded from: <prefix><module>.ko.
+std::string override_guest_path(std::string_view module);
 
 struct SessionConfig {
   std::filesystem::path vsp_sim_binary;
@@ -41,6 +49,10 @@ struct SessionConfig {
   // The guest is killed after this long whatever happens (launcher deadline).
   std::chrono::milliseconds lifetime{std::chrono::hours(6)};
   bool keep_run_dirs = false;  // keep every run folder, not only failed ones
+  // Driver modules to load from a host file instead of the initramfs's
+  // /lib/vscsim (module name -> host path of its .ko), e.g. a mutant of
+  // az_blob. The file is copied into the guest once per session.
+  std::map<std::string, std::filesystem::path> module_override;
 };
 
 // Scenarios with the same key can share a boot: the devices offered (kinds in
@@ -80,8 +92,14 @@ class GuestSession {
   // the packet trace cleared.
   Result<void, std::string> reset_host(const scenario::Setup& setup);
   // Loads the setup's drivers with their parameters and waits until each blob
-  // device's channel is open.
+  // device's channel is open. An overridden module (SessionConfig::
+  // module_override) is written into the guest on first use and loaded from
+  // there (override_guest_path).
   Result<void, std::string> load_drivers(const scenario::Setup& setup);
+  // Whether `module` is loaded from an override (SessionConfig::module_override).
+  [[nodiscard]] bool overridden(std::string_view module) const {
+    return module_override_.contains(std::string(module));
+  }
   // One agent operation on the agent's "main" thread of process "harness".
   Result<agent::OpResult, std::string> run_op(const agent::Op& op, std::chrono::milliseconds timeout);
   // A guest file's contents (sysfs, debugfs); nullopt if it does not exist.
@@ -108,6 +126,8 @@ class GuestSession {
   std::optional<simctl::SimControl> control_;
   std::unique_ptr<agent::AgentClient> agent_;
   std::string kernel_release_;
+  std::map<std::string, std::filesystem::path> module_override_;
+  std::set<std::string> overrides_written_;  // modules already copied into this guest
   double boot_seconds_ = 0;
   std::string broken_;
 };

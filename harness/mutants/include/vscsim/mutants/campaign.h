@@ -1,0 +1,33 @@
+// `vsc-harness mutants`: the suite against the unmutated driver (it must
+// pass, else nothing else runs), then for each mutant: build it, run the
+// suite with --keep-going semantics and the mutated az_blob in place of the
+// initramfs's, classify.
+#pragma once
+
+#include <iosfwd>
+#include <vector>
+
+#include "vscsim/mutants/build.h"
+#include "vscsim/mutants/mutant.h"
+#include "vscsim/mutants/score.h"
+#include "vscsim/scenario/plan.h"
+#include "vscsim/session/suite_run.h"
+
+namespace vscsim::mutants {
+
+inline constexpr const char* kMutatedModule = "az_blob";
+
+struct CampaignOptions {
+  scenario::Plan plan;
+  session::SuiteConfig suite;  // keep_going is forced on
+  BuildPaths build;
+  std::vector<Mutant> mutants;
+  std::string command_line;
+};
+
+// Progress goes to `log` (one line per phase; the suite's progress line to
+// stderr). Stops after the baseline if it did not pass, or when a stop
+// signal arrived.
+Campaign run_campaign(const CampaignOptions& options, std::ostream& log);
+
+}  // namespace vscsim::mutants

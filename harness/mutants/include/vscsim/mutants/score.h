@@ -1,0 +1,84 @@
+// What the suite did to each mutant, and the mutation score. Pure: from run
+// reports to outcomes, a table and JSON; nothing here runs a guest.
+//
+// Outcomes, decided in this order:
+//   build-failed        the patch did not apply or the module did not build
+//   caught              at least one iteration FAILed (every failing scenario
+//                       and its checker recorded)
+//   needs-debug-kernel  not caught, and the header says Needs: debug-kernel
+//   error               not caught, and some iteration could not run (ERROR):
+//                       the scenarios that errored might have caught it, so
+//                       it is not called missed
+//   missed              every iteration passed
+//
+// Score: caught / total, every mutant in the total (needs-debug-kernel ones
+// too: they count as not caught until a debug kernel catches them).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vscsim/mutants/mutant.h"
+#include "vscsim/report.pb.h"
+
+namespace vscsim::mutants {
+
+enum class Outcome { Caught, Missed, NeedsDebugKernel, BuildFailed, Error };
+
+std::string_view to_string(Outcome outcome);
+
+struct Catch {
+  std::string scenario;
+  unsigned iteration = 0;
+  std::string checker;
+  std::string message;
+};
+
+struct MutantResult {
+  Mutant mutant;
+  Outcome outcome = Outcome::Missed;
+  std::vector<Catch> caught_by;
+  unsigned runs = 0, passed = 0, failed = 0, errors = 0;
+  std::string detail;      // build failure or errors, for people
+  std::string build_log;   // path
+  std::string ko;          // path of the mutated module
+  std::string report;      // path of the suite's RunReport JSON for this mutant
+  double build_seconds = 0;
+  double run_seconds = 0;
+};
+
+// The outcome of `mutant` from the suite's report against it. A mutant
+// marked `Needs: debug-kernel` run on another kernel is needs-debug-kernel
+// even when an iteration failed (caught_by still lists it): on the stock
+// kernel its bug shows by chance, if at all, and a score must not count luck.
+MutantResult classify(const Mutant& mutant, const report::RunReport& run, bool debug_kernel = false);
+// A mutant whose build failed.
+MutantResult build_failed(const Mutant& mutant, std::string detail);
+
+struct Score {
+  unsigned total = 0, caught = 0, missed = 0, needs_debug_kernel = 0, build_failed = 0, error = 0;
+};
+Score score(const std::vector<MutantResult>& results);
+
+struct Campaign {
+  std::string command_line;
+  std::uint64_t run_seed = 0;
+  bool baseline_passed = false;
+  unsigned baseline_runs = 0;
+  std::vector<Catch> baseline_failures;  // iterations that did not pass on the unmutated driver
+  double baseline_seconds = 0;
+  std::vector<MutantResult> results;
+  double seconds = 0;
+};
+
+// Exit status 0 only if this holds: the baseline passed and every mutant
+// not marked debug-kernel was caught.
+bool campaign_ok(const Campaign& campaign);
+
+// The table (mutant, item, needs, outcome, caught by) and the score line.
+std::string to_table(const Campaign& campaign);
+// The campaign as JSON (shape: harness/mutants/README.md).
+std::string to_json(const Campaign& campaign);
+
+}  // namespace vscsim::mutants

@@ -1,0 +1,94 @@
+#include "vscsim/mutants/campaign.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+#include <ostream>
+
+#include "vscsim/launcher/stop_signal.h"
+#include "vscsim/report/json.h"
+#include "vscsim/report/progress.h"
+#include "vscsim/report/run_report.h"
+
+namespace vscsim::mutants {
+
+namespace {
+
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+report::RunReport run_suite(const CampaignOptions& o, const session::SuiteConfig& config) {
+  report::RunReport rep;
+  rep.set_run_seed(o.plan.run_seed);
+  rep.set_run_seed_drawn(o.plan.run_seed_drawn);
+  rep.mutable_start_time()->set_seconds(std::time(nullptr));
+  rep.set_command_line(o.command_line);
+  report::ProgressLine progress(std::cerr, report::ProgressLine::mode_for(2), o.plan.runs.size());
+  session::run_plan(o.plan, config, progress, rep);
+  return rep;
+}
+
+}  // namespace
+
+Campaign run_campaign(const CampaignOptions& o, std::ostream& log) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Campaign c;
+  c.command_line = o.command_line;
+  c.run_seed = o.plan.run_seed;
+  session::SuiteConfig config = o.suite;
+  config.keep_going = true;
+
+  log << fmt::format("mutants: baseline: {} iterations against the unmutated driver\n", o.plan.runs.size())
+      << std::flush;
+  {
+    const auto tb = std::chrono::steady_clock::now();
+    const auto rep = run_suite(o, config);
+    c.baseline_seconds = since(tb);
+    c.baseline_runs = static_cast<unsigned>(rep.result_size());
+    for (const auto& it : rep.result()) {
+      if (it.status() != report::ScenarioResult::PASS) {
+        c.baseline_failures.push_back({it.name(), it.iteration(), it.checker(), it.message()});
+      }
+    }
+    c.baseline_passed = c.baseline_failures.empty() && c.baseline_runs > 0;
+  }
+  if (!c.baseline_passed || launcher::stop_requested()) {
+    c.seconds = since(t0);
+    return c;
+  }
+
+  for (const auto& m : o.mutants) {
+    if (launcher::stop_requested()) break;
+    log << fmt::format("mutants: {} (item {}): building\n", m.name, m.item) << std::flush;
+    const auto built = build_mutant(o.build, m);
+    if (!built.ok) {
+      auto r = build_failed(m, built.message);
+      r.build_log = built.log.string();
+      r.build_seconds = built.seconds;
+      log << fmt::format("mutants: {}: build-failed: {}\n", m.name, built.message) << std::flush;
+      c.results.push_back(std::move(r));
+      continue;
+    }
+    log << fmt::format("mutants: {}: built in {:.1f} s; running the suite\n", m.name, built.seconds) << std::flush;
+    session::SuiteConfig mc = config;
+    mc.session.module_override[kMutatedModule] = built.ko;
+    const auto tr = std::chrono::steady_clock::now();
+    const auto rep = run_suite(o, mc);
+    auto r = classify(m, rep);
+    r.run_seconds = since(tr);
+    r.build_seconds = built.seconds;
+    r.build_log = built.log.string();
+    r.ko = built.ko.string();
+    const auto report_path = o.build.out_root / m.name / "report.json";
+    if (report::write_text_file(report_path.string(), report::to_json(rep)).ok()) r.report = report_path.string();
+    log << fmt::format("mutants: {}: {} ({} of {} iterations failed)\n", m.name, to_string(r.outcome), r.failed, r.runs)
+        << std::flush;
+    c.results.push_back(std::move(r));
+  }
+  c.seconds = since(t0);
+  return c;
+}
+
+}  // namespace vscsim::mutants
