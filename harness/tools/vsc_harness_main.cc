@@ -298,6 +298,7 @@ int main(int argc, char** argv) {
     o.build.source_dir = build_config::kAzBlobSourceDir;
     o.build.kernel_build_dir = build_config::kKernelBuildDir;
     o.build.extra_symbols = build_config::kVmbusSymvers;
+    o.build.include_dirs = {build_config::kRaceGateIncludeDir};
     o.build.out_root = build_config::kMutantBuildDir;
     o.mutants = std::move(found).value();
     o.command_line = command_line;

@@ -32,6 +32,7 @@
 #include <linux/types.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <vscsim_race_gate.h>
 #include <uapi/linux/az_blob.h>
 
 #include "az_blob_wire.h"

@@ -80,6 +80,7 @@ static int az_blob_open(struct inode *inode, struct file *f)
 	file->opener = task_tgid_vnr(current);
 	get_task_comm(file->comm, current);
 
+	vscsim_race_gate_point("az_blob.open");
 	spin_lock_bh(&dev->lock);
 	if (dev->removing) {
 		spin_unlock_bh(&dev->lock);
@@ -101,6 +102,7 @@ static int az_blob_release(struct inode *inode, struct file *f)
 	struct az_blob_file *file = f->private_data;
 	struct az_blob_dev *dev = file->dev;
 
+	vscsim_race_gate_point("az_blob.release");
 	spin_lock_bh(&dev->lock);
 	list_del(&file->node);
 	spin_unlock_bh(&dev->lock);
@@ -207,6 +209,7 @@ static int az_blob_remove(struct hv_device *hdev)
 {
 	struct az_blob_dev *dev = hv_get_drvdata(hdev);
 
+	vscsim_race_gate_point("az_blob.remove.begin");
 	/* First: after this no open is running or can start. */
 	misc_deregister(&dev->misc);
 
@@ -215,6 +218,7 @@ static int az_blob_remove(struct hv_device *hdev)
 	az_blob_fail_in_flight(dev, -ENODEV);
 	spin_unlock_bh(&dev->lock);
 	/* The failed callers wake and leave at once; none waits for the host. */
+	vscsim_race_gate_point("az_blob.remove.drain");
 	wait_event(dev->drain_wq, az_blob_idle(dev));
 
 	vmbus_close(dev->channel);

@@ -392,8 +392,10 @@ long az_blob_user_request(struct az_blob_file *file,
 	ret = az_blob_check_input(&u, &nr_pages);
 	if (ret)
 		return ret;
+	/* A quick check only: az_blob_register checks again under the lock. */
 	if (READ_ONCE(dev->removing))
 		return -ENODEV;
+	vscsim_race_gate_point("az_blob.ioctl.checked");
 	timeout_ms = u.timeout ? u.timeout : READ_ONCE(az_blob_timeout_ms);
 
 	req = az_blob_req_alloc(dev, &u, nr_pages);
@@ -405,6 +407,7 @@ long az_blob_user_request(struct az_blob_file *file,
 	ret = az_blob_register(file, req);
 	if (ret)
 		goto out_put;
+	vscsim_race_gate_point("az_blob.ioctl.send");
 
 	deadline = jiffies + msecs_to_jiffies(timeout_ms);
 	ret = az_blob_send(dev, req, deadline);
@@ -419,6 +422,7 @@ long az_blob_user_request(struct az_blob_file *file,
 	dev->stats.requests++;
 	spin_unlock_bh(&dev->lock);
 
+	vscsim_race_gate_point("az_blob.ioctl.wait");
 	ret = az_blob_wait(dev, req, deadline);
 	if (ret)
 		goto out_put;

@@ -114,8 +114,10 @@ BuildOutcome build_mutant(const BuildPaths& paths, const Mutant& mutant) {
     return finish(fmt::format("{} does not apply (patch exit {}); patch said:\n{}", mutant.patch.string(), *p,
                               tail(out.log, 20)));
   }
+  std::string cppflags = "-I" + (src / "include").string();
+  for (const auto& extra : paths.include_dirs) cppflags += " -I" + extra.string();
   auto m = run_logged({"make", "-C", paths.kernel_build_dir.string(), fmt::format("M={}", src.string()), "W=1",
-                       "CONFIG_DEBUG_INFO_BTF_MODULES=", fmt::format("KCPPFLAGS=-I{}", (src / "include").string()),
+                       "CONFIG_DEBUG_INFO_BTF_MODULES=", "KCPPFLAGS=" + cppflags,
                        fmt::format("KBUILD_EXTRA_SYMBOLS={}", paths.extra_symbols.string()), "modules"},
                       src, out.log);
   if (!m.ok()) return finish("make: " + m.error());

@@ -277,7 +277,7 @@ report::ScenarioResult run_iteration(GuestSession& session, const scenario::Load
     if (!findings.empty()) {
       // The kernel said why the guest stopped: that is the verdict, and the
       // harness error it caused (the agent gone) is only its consequence.
-      failures.push_back({"console", checkers::describe(findings) + "(then: " + session.broken() + ")"});
+      failures.insert(failures.begin(), {"console", checkers::describe(findings) + "(then: " + session.broken() + ")"});
       harness_error.clear();
     } else if (harness_error.empty() && failures.empty()) {
       harness_error = "the guest stopped answering: " + session.broken();
@@ -317,7 +317,9 @@ report::ScenarioResult run_iteration(GuestSession& session, const scenario::Load
   std::this_thread::sleep_for(100ms);
   const std::string console = session.guest().console();
   const auto findings = checkers::scan_console(std::string_view(console).substr(std::min(console_from, console.size())));
-  if (!findings.empty()) failures.push_back({"console", checkers::describe(findings)});
+  // The kernel's own report is the root cause when there is one (a step that
+  // timed out after an oops in its context failed because of the oops).
+  if (!findings.empty()) failures.insert(failures.begin(), {"console", checkers::describe(findings)});
   return finish();
 }
 

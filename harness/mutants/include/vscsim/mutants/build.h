@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <vector>
 #include <string>
 
 #include "vscsim/mutants/mutant.h"
@@ -16,6 +17,7 @@ struct BuildPaths {
   std::filesystem::path source_dir;        // vsc/az_blob
   std::filesystem::path kernel_build_dir;  // the guest kernel's headers (make -C)
   std::filesystem::path extra_symbols;     // vscsim_vmbus's Module.symvers
+  std::vector<std::filesystem::path> include_dirs;  // more -I beyond the copy's include/ (the race gate's)
   std::filesystem::path out_root;          // <build>/mutants
 };
 

@@ -17,8 +17,10 @@
 //                           lockdep report (read after the unload, so removal
 //                           is covered)
 //
-// The first failure in that order is the iteration's checker; the others
-// are added to its message. A negative control (expect.outcome FAIL) passes
+// The iteration's checker is "console" when the kernel reported something
+// (its report is the root cause: a step that timed out after an oops in its
+// context failed because of the oops), else the first failure in the order
+// above; the others are added to its message. A negative control (expect.outcome FAIL) passes
 // when its expected checker is the one that failed it.
 #pragma once
 
