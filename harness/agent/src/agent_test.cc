@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -99,35 +98,23 @@ std::string status_field(const std::string& status, const std::string& field) {
   return status.substr(start, status.find('\n', start) - start);
 }
 
-// The router on one end of a socketpair, served by a child process of the
-// test, as in the guest where the agent is a process of its own. Not a
-// thread: the router forks its workers, and a fork from a process whose other
-// threads (the client's reader) may hold an allocator lock can leave the
-// worker deadlocked (seen under ASan on a loaded machine). The fixture forks
-// while the test has no other thread.
+// The router on one end of a socketpair, served from a thread of the test.
 struct Served {
   int host_fd = -1;
-  pid_t pid = -1;
+  std::unique_ptr<Router> router;
+  std::thread serving;
 
   Served() {
     int pair[2];
     BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
-    pid = ::fork();
-    BOOST_REQUIRE(pid >= 0);
-    if (pid == 0) {
-      ::close(pair[1]);
-      Router router(HostPort::stream(UniqueFd(pair[0])),
-                    RouterOptions{.reap_all_children = false, .log = [](std::string_view) {}});
-      router.serve();
-      ::_exit(0);
-    }
-    ::close(pair[0]);
+    router = std::make_unique<Router>(HostPort::stream(UniqueFd(pair[0])),
+                                      RouterOptions{.reap_all_children = false, .log = [](std::string_view) {}});
+    serving = std::thread([this] { router->serve(); });
     host_fd = pair[1];
   }
   // The router ends at the stream's end of file.
   void end() {
-    if (pid > 0) ::waitpid(pid, nullptr, 0);
-    pid = -1;
+    if (serving.joinable()) serving.join();
   }
 };
 
@@ -225,7 +212,7 @@ BOOST_FIXTURE_TEST_CASE(hello_reports_protocol_version_kernel_release_and_pid, A
   ::uname(&u);
   BOOST_TEST(hello->protocol_version() == 1u);
   BOOST_TEST(hello->kernel_release() == u.release);
-  BOOST_TEST(hello->pid() == static_cast<std::uint32_t>(served.pid));
+  BOOST_TEST(hello->pid() == static_cast<std::uint32_t>(::getpid()));
   BOOST_TEST(hello->monotonic_ns() > 0u);
 }
 
