@@ -154,6 +154,10 @@ FaultEngine::Rule* FaultEngine::window(FaultClass cls, std::uint32_t relid,
   for (Rule& r : rules_) {
     const control::FaultRule& f = r.rule;
     if (r.spent || fault_class(f.action_case()) != cls || !on_relid(f, relid)) continue;
+    // Asking whether a window is still open (use == false): a rule that has
+    // not started holds nothing yet. Counting it would keep what the ended
+    // window held back (a signal, a ring) held for ever.
+    if (!use && !r.started) continue;
     const std::uint32_t ms =
         cls == FaultClass::kStopDraining ? f.stop_draining().ms() : f.withhold_interrupts().ms();
     if (r.started && ms != 0 && now >= *r.started + std::chrono::milliseconds(ms)) {

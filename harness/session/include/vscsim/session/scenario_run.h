@@ -5,11 +5,12 @@
 //             packet trace cleared
 //   steps     runner::run_steps over the agent and the simulator
 //             (checkers "expectation", "deadline")
-//   after     the agent's processes ended (their files close), then
+//   after     the agent's processes ended (their files close) and the host's
+//             fault rules cleared (what they held back goes out), then
 //             "accounting"  the packet trace: no request id reused in flight,
 //                           nothing sent on a rescinded channel
 //             "leak"        each driver's module reference count is 0, no page
-//                           left pinned (debugfs az_blob/pinned_pages) unless
+//                           left pinned within 2 s (debugfs az_blob/pinned_pages) unless
 //                           the host itself left a request unanswered, and the
 //                           driver unloads
 //             "console"     the guest console since the iteration began: no
