@@ -51,10 +51,14 @@ function(vscsim_add_kernel_lint name)
     set(make_args W=1 CONFIG_DEBUG_INFO_BTF_MODULES=)
   endif()
   set(lint ${CMAKE_SOURCE_DIR}/cmake/kernel-lint.sh)
+  set(work ${CMAKE_CURRENT_BINARY_DIR}/sparse_${name})
+  set(sparse ${lint} sparse ${VSCSIM_KERNEL_BUILD_DIR} ${work} ${make_args} -- ${all})
   add_test(NAME ${name}_checkpatch COMMAND ${lint} checkpatch ${VSCSIM_CHECKPATCH} ${c_files})
-  add_test(NAME ${name}_sparse
-           COMMAND ${lint} sparse ${VSCSIM_KERNEL_BUILD_DIR} ${CMAKE_CURRENT_BINARY_DIR}/sparse_${name}
-                   ${make_args} -- ${all})
+  add_test(NAME ${name}_sparse COMMAND ${sparse})
+  # The exact command, for checks of copies of the sources (vsc-harness
+  # mutants, through harness/build_config.h): the paths are its to retarget.
+  set_property(GLOBAL PROPERTY VSCSIM_SPARSE_COMMAND_${name} ${sparse})
+  set_property(GLOBAL PROPERTY VSCSIM_SPARSE_WORK_DIR_${name} ${work})
   set_tests_properties(${name}_checkpatch ${name}_sparse PROPERTIES LABELS unit TIMEOUT 300)
 endfunction()
 
@@ -69,7 +73,12 @@ function(vscsim_add_uapi_check name)
   get_filename_component(dir ${U_INCLUDE_DIR} ABSOLUTE)
   get_filename_component(check ${U_CHECK} ABSOLUTE)
   set(flags -Wall -Wextra -Werror -pedantic -I${dir} -fsyntax-only)
-  add_test(NAME ${name}_c99 COMMAND ${CMAKE_C_COMPILER} -std=c99 ${flags} -x c ${check})
-  add_test(NAME ${name}_cxx20 COMMAND ${CMAKE_CXX_COMPILER} -std=c++20 ${flags} -x c++ ${check})
+  set(c99 ${CMAKE_C_COMPILER} -std=c99 ${flags} -x c ${check})
+  set(cxx20 ${CMAKE_CXX_COMPILER} -std=c++20 ${flags} -x c++ ${check})
+  add_test(NAME ${name}_c99 COMMAND ${c99})
+  add_test(NAME ${name}_cxx20 COMMAND ${cxx20})
+  # As for sparse above: the exact commands, for checks of copies.
+  set_property(GLOBAL PROPERTY VSCSIM_UAPI_C99_COMMAND_${name} ${c99})
+  set_property(GLOBAL PROPERTY VSCSIM_UAPI_CXX20_COMMAND_${name} ${cxx20})
   set_tests_properties(${name}_c99 ${name}_cxx20 PROPERTIES LABELS unit TIMEOUT 60)
 endfunction()

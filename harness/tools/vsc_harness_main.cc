@@ -4,8 +4,9 @@
 //   vsc-harness run   [selection] [--json F] [--junit F] [--trace F] ...
 //   vsc-harness plan  [selection]     print what `run` would do, run nothing
 //   vsc-harness mutants [--filter GLOB] [--scenario-filter F] [--json F] ...
-//                     the suite against the driver, then against each of
-//                     az_blob's mutants (harness/mutants/README.md)
+//                     the static checks and the suite against the driver,
+//                     then against each of az_blob's mutants
+//                     (harness/mutants/README.md)
 //
 // Exit status: 0 every iteration passed (negative controls caught as
 // designed), 1 an iteration failed or could not run, 2 bad usage or bad
@@ -300,6 +301,12 @@ int main(int argc, char** argv) {
     o.build.extra_symbols = build_config::kVmbusSymvers;
     o.build.include_dirs = {build_config::kRaceGateIncludeDir};
     o.build.out_root = build_config::kMutantBuildDir;
+    const auto args = [](const auto& command) { return std::vector<std::string>(command.begin(), command.end()); };
+    o.static_checks.uapi_c99 = args(build_config::kAzBlobUapiC99Command);
+    o.static_checks.uapi_cxx20 = args(build_config::kAzBlobUapiCxx20Command);
+    o.static_checks.sparse = args(build_config::kAzBlobSparseCommand);
+    o.static_checks.source_dir = build_config::kAzBlobSourceDir;
+    o.static_checks.sparse_work_dir = build_config::kAzBlobSparseWorkDir;
     o.mutants = std::move(found).value();
     o.command_line = command_line;
     const auto campaign = mutants::run_campaign(o, std::cerr);

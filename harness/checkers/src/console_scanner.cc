@@ -65,8 +65,8 @@ bool kernel_message(std::string_view line, std::string_view& message) {
 
 }  // namespace
 
-std::vector<ConsoleFinding> scan_console(std::string_view text) {
-  std::vector<ConsoleFinding> findings;
+void for_each_kernel_line(std::string_view text,
+                          const std::function<void(std::uint32_t, std::string_view, std::string_view)>& each) {
   std::uint32_t number = 0;
   while (!text.empty()) {
     const auto end = text.find('\n');
@@ -75,9 +75,15 @@ std::vector<ConsoleFinding> scan_console(std::string_view text) {
     ++number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::string_view message;
-    if (!kernel_message(line, message)) continue;
-    if (const Pattern* p = match(message)) findings.push_back({p->kind, number, std::string(line)});
+    if (kernel_message(line, message)) each(number, line, message);
   }
+}
+
+std::vector<ConsoleFinding> scan_console(std::string_view text) {
+  std::vector<ConsoleFinding> findings;
+  for_each_kernel_line(text, [&](std::uint32_t number, std::string_view line, std::string_view message) {
+    if (const Pattern* p = match(message)) findings.push_back({p->kind, number, std::string(line)});
+  });
   return findings;
 }
 

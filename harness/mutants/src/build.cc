@@ -1,74 +1,24 @@
 #include "vscsim/mutants/build.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include <chrono>
 #include <fstream>
-#include <sstream>
 #include <vector>
+
+#include "logged_command.h"
 
 namespace vscsim::mutants {
 
 namespace fs = std::filesystem;
+using detail::run_logged;
+using detail::tail;
 
 namespace {
 
-// Runs argv in `cwd` with stdout and stderr appended to `log`; the exit
-// status, or a description of how it did not exit.
-Result<int, std::string> run_logged(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& log) {
-  {
-    std::ofstream note(log, std::ios::app);
-    note << "$";
-    for (const auto& a : argv) note << " " << a;
-    note << "\n";
-  }
-  const int fd = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return Err(fmt::format("cannot open {}", log.string()));
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fd);
-    return Err("fork failed");
-  }
-  if (pid == 0) {
-    // The child: no inherited make jobserver (vsc-harness may run under make or ctest).
-    ::unsetenv("MAKEFLAGS");
-    ::unsetenv("MFLAGS");
-    ::unsetenv("MAKELEVEL");
-    const int null = ::open("/dev/null", O_RDONLY);
-    if (null >= 0) ::dup2(null, 0);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    if (::chdir(cwd.c_str()) != 0) ::_exit(126);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(fd);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return Err("waitpid failed");
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return Err(fmt::format("{} ended by signal {}", argv[0], WTERMSIG(status)));
-}
-
-std::string tail(const fs::path& file, std::size_t lines) {
-  std::ifstream in(file);
-  std::vector<std::string> all;
-  for (std::string l; std::getline(in, l);) all.push_back(l);
-  std::string out;
-  for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += all[i] + "\n";
-  return out;
-}
-
-// The driver's sources: the top-level files but the README, and include/.
-// (mutants/ and tests/ are not part of the module.)
+// The driver's sources: the top-level files but the README, include/ and
+// tests/ (the uapi check compiles the copy's tests/uapi_check.c against the
+// copy's header; kbuild ignores the folder). Not mutants/.
 Result<void, std::string> copy_sources(const fs::path& from, const fs::path& to) {
   std::error_code ec;
   fs::remove_all(to, ec);
@@ -78,7 +28,7 @@ Result<void, std::string> copy_sources(const fs::path& from, const fs::path& to)
     const auto name = e.path().filename().string();
     if (e.is_regular_file() && name != "README.md") {
       fs::copy_file(e.path(), to / name, ec);
-    } else if (e.is_directory() && name == "include") {
+    } else if (e.is_directory() && (name == "include" || name == "tests")) {
       fs::copy(e.path(), to / name, fs::copy_options::recursive, ec);
     }
     if (ec) return Err(fmt::format("copying {}: {}", e.path().string(), ec.message()));

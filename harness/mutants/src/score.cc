@@ -18,9 +18,21 @@ std::string_view to_string(Outcome outcome) {
   return "?";
 }
 
-MutantResult classify(const Mutant& mutant, const report::RunReport& run, bool debug_kernel) {
+std::vector<Catch> failed_static_checks(const std::vector<StaticCheckResult>& checks) {
+  std::vector<Catch> out;
+  for (const auto& c : checks) {
+    if (!c.passed) out.push_back({c.name, 0, c.checker, c.message});
+  }
+  return out;
+}
+
+MutantResult classify(const Mutant& mutant, const report::RunReport& run,
+                      const std::vector<StaticCheckResult>& static_checks, bool debug_kernel) {
   MutantResult r;
   r.mutant = mutant;
+  r.static_checks = static_checks;
+  r.caught_by = failed_static_checks(static_checks);
+  const bool caught_statically = !r.caught_by.empty();
   std::string errors;
   for (const auto& it : run.result()) {
     ++r.runs;
@@ -36,7 +48,9 @@ MutantResult classify(const Mutant& mutant, const report::RunReport& run, bool d
         break;
     }
   }
-  if (mutant.needs == Needs::DebugKernel && !debug_kernel) {
+  if (caught_statically) {
+    r.outcome = Outcome::Caught;
+  } else if (mutant.needs == Needs::DebugKernel && !debug_kernel) {
     r.outcome = Outcome::NeedsDebugKernel;
     if (r.failed > 0) {
       r.detail = fmt::format("failed {} iteration(s) on this kernel (first: {} by {}), by chance: not counted as "
@@ -107,15 +121,19 @@ std::string catchers(const MutantResult& r) {
 std::string to_table(const Campaign& c) {
   std::string out;
   if (!c.baseline_passed) {
-    out += fmt::format("baseline: FAILED ({} of {} iterations did not pass); no mutant was run\n",
-                       c.baseline_failures.size(), c.baseline_runs);
+    const auto statics = failed_static_checks(c.baseline_static_checks).size();
+    out += fmt::format("baseline: FAILED ({} of {} static checks and {} of {} iterations did not pass); no mutant "
+                       "was run\n",
+                       statics, c.baseline_static_checks.size(), c.baseline_failures.size() - statics,
+                       c.baseline_runs);
     for (const auto& f : c.baseline_failures) {
       out += fmt::format("  {} #{}: {} {}\n", f.scenario, f.iteration, f.checker.empty() ? "error" : f.checker,
                          f.message);
     }
     return out;
   }
-  out += fmt::format("baseline: passed ({} iterations, {:.1f} s)\n\n", c.baseline_runs, c.baseline_seconds);
+  out += fmt::format("baseline: passed ({} static checks, {} iterations, {:.1f} s)\n\n",
+                     c.baseline_static_checks.size(), c.baseline_runs, c.baseline_seconds);
   std::size_t w = 6;
   for (const auto& r : c.results) w = std::max(w, r.mutant.name.size());
   out += fmt::format("{:<{}}  item  {:<12}  {:<18}  {:>6}  caught by\n", "mutant", w, "needs", "outcome", "time");
@@ -145,7 +163,20 @@ std::string to_json(const Campaign& c) {
   json j;
   j["command_line"] = c.command_line;
   j["run_seed"] = std::to_string(c.run_seed);
+  auto checks = [](const std::vector<StaticCheckResult>& v) {
+    json a = json::array();
+    for (const auto& x : v) {
+      a.push_back({{"name", x.name},
+                   {"checker", x.checker},
+                   {"passed", x.passed},
+                   {"message", x.message},
+                   {"log", x.log},
+                   {"seconds", x.seconds}});
+    }
+    return a;
+  };
   j["baseline"] = {{"passed", c.baseline_passed},
+                   {"static_checks", checks(c.baseline_static_checks)},
                    {"runs", c.baseline_runs},
                    {"failures", catches(c.baseline_failures)},
                    {"seconds", c.baseline_seconds}};
@@ -159,6 +190,7 @@ std::string to_json(const Campaign& c) {
                   {"description", r.mutant.description},
                   {"patch", r.mutant.patch.string()},
                   {"outcome", std::string(to_string(r.outcome))},
+                  {"static_checks", checks(r.static_checks)},
                   {"caught_by", catches(r.caught_by)},
                   {"runs", r.runs},
                   {"passed", r.passed},

@@ -92,6 +92,25 @@ setup {
 })",
      4, 11, "setup.param[1].key", "module \"storvsc\" is not loaded by setup.module"},
 
+    {"quiet_unloaded", R"(name: "quiet_unloaded"
+quiet { module: "az_blob" module: "storvsc" })",
+     2, 27, "quiet.module[1]", "module \"storvsc\" is not loaded in the scenario"},
+
+    {"quiet_twice", R"(name: "quiet_twice"
+quiet {
+  module: "az_blob"
+  module: "az_blob"
+})",
+     4, 3, "quiet.module[1]", "module \"az_blob\" is listed twice"},
+
+    {"quiet_empty_name", R"(name: "quiet_empty_name"
+quiet { module: "" })",
+     2, 9, "quiet.module[0]", "must be set"},
+
+    {"quiet_nothing", R"(name: "quiet_nothing"
+quiet { max_lines: 2 })",
+     2, 1, "quiet", "names no module"},
+
     {"empty_step", R"(name: "empty_step"
 thread {
   name: "main"
@@ -184,6 +203,15 @@ faults {
     {"fault_no_delay", R"(name: "fault_no_delay"
 faults { rule { device: "blob0" delay_ms: 0 } })",
      2, 33, "faults.rule[0].delay_ms", "must be above 0"},
+
+    {"fault_flood_too_long", R"(name: "fault_flood_too_long"
+faults { rule { device: "blob0" flood_ms: 600001 } })",
+     2, 33, "faults.rule[0].flood_ms", "must be at most 600000"},
+
+    {"fault_flood_keyboard", R"(name: "fault_flood_keyboard"
+setup { device { name: "kbd" kind: "keyboard" } }
+faults { rule { device: "kbd" flood_ms: 100 } })",
+     3, 17, "faults.rule[0].device", "only a blob device sends the completions this rule acts on"},
 
     {"lonely_barrier", R"(name: "lonely_barrier"
 thread {
@@ -477,6 +505,20 @@ limits { step_deadline_ms: 100 scenario_deadline_ms: 1000 })"));
   BOOST_TEST(setup.device_size() == 2);
   BOOST_TEST(setup.module_size() == 1);
   BOOST_TEST(loaded->scenario.limits().step_deadline_ms() == 100u);
+}
+
+BOOST_AUTO_TEST_CASE(quiet_names_modules_of_the_setup_or_of_load_module_steps) {
+  TempDir dir;
+  const auto loaded = load_scenario(dir.write("quiet_ok.textproto", R"(name: "quiet_ok"
+thread {
+  name: "main"
+  step { op { load_module { path: "/lib/vscsim/vsc_smoke.ko" } } }
+}
+quiet { module: "az_blob" module: "vsc_smoke" max_lines: 1 })"));
+  BOOST_TEST_REQUIRE(loaded.ok(), errors_of(loaded));
+  BOOST_TEST(loaded->scenario.quiet().module_size() == 2);
+  BOOST_TEST(loaded->scenario.quiet().max_lines() == 1u);
+  BOOST_TEST(loaded->warnings.empty());
 }
 
 // A slot opened by one thread and used by another of the same process is

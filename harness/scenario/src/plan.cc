@@ -179,6 +179,10 @@ std::string describe_scenario(const LoadedScenario& loaded) {
          std::to_string(s.limits().scenario_deadline_ms()) + " ms\n";
   out += "  expect: " + std::string(s.expect().outcome() == Verdict::FAIL ? "FAIL by " + s.expect().checker() : "PASS") +
          "\n";
+  if (s.has_quiet()) {
+    out += "  quiet: " + joined(s.quiet().module(), ", ") + " (at most " + std::to_string(s.quiet().max_lines()) +
+           " console lines each)\n";
+  }
   if (s.faults().rule_size() == 0 && s.faults().random_rules() == 0) {
     out += "  faults: none\n";
   } else {

@@ -161,6 +161,7 @@ setup {
 }
 faults {
   rule { device: "blob0" after_requests: 2 count: 1 drop_completion: true }
+  rule { device: "blob0" trans_id: 1 flood_ms: 6000 }
   random_rules: 3
 })"}});
   const auto plan = make_plan(suite, {}, 77, true);
@@ -173,11 +174,20 @@ faults {
   BOOST_TEST(has("modules: vscsim_vmbus, az_blob"));
   BOOST_TEST(has("params: az_blob.timeout_ms=1000"));
   BOOST_TEST(has("    rule {\n      device: \"blob0\"\n      after_requests: 2\n      count: 1\n      drop_completion: true\n    }\n"));
+  BOOST_TEST(has("    rule {\n      device: \"blob0\"\n      trans_id: 1\n      flood_ms: 6000\n    }\n"));
   BOOST_TEST(has("random_rules: 3"));
   BOOST_TEST(has("iteration 0: seed " + std::to_string(scenario_seed(77, "faulty")) + ", round seed 77"));
 }
 
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(describe_plan_prints_the_quiet_modules) {
+  const auto suite = suite_of({{"hush", R"(name: "hush" quiet { module: "az_blob" max_lines: 2 })"},
+                               {"loud", R"(name: "loud")"}});
+  const auto text = describe_plan(*make_plan(suite, {}, 1, false));
+  BOOST_TEST(text.find("  quiet: az_blob (at most 2 console lines each)\n") != std::string::npos, text);
+  BOOST_TEST(text.find("quiet:") == text.rfind("quiet:"), text);  // only the scenario that has one
+}
 
 BOOST_AUTO_TEST_CASE(random_fault_rules_are_drawn_from_each_iteration_seed_and_printed) {
   const auto suite = suite_of(

@@ -92,6 +92,7 @@ class Validator {
   void run() {
     check_identity();
     check_setup();
+    check_quiet();
     check_limits();
     check_faults();
     collect_threads();
@@ -191,6 +192,38 @@ class Validator {
     }
   }
 
+  // A quiet module must be loaded in the iteration (by setup.module or a
+  // load_module step): the check of a module that never loads always passes.
+  void check_quiet() {
+    const auto path = FieldPath() / "quiet";
+    std::set<std::string, std::less<>> loaded(s_.setup().module().begin(), s_.setup().module().end());
+    if (s_.setup().module_size() == 0) loaded.insert(std::begin(kDefaultModules), std::end(kDefaultModules));
+    for (const auto& thread : s_.thread()) {
+      for (const auto& step : thread.step()) {
+        if (!step.op().has_load_module()) continue;
+        std::string_view file = step.op().load_module().path();
+        file.remove_prefix(file.rfind('/') + 1);  // npos + 1 == 0: no folder
+        loaded.emplace(file.substr(0, file.size() - (file.ends_with(".ko") ? 3 : 0)));
+      }
+    }
+    std::set<std::string> seen;
+    for (int i = 0; i < s_.quiet().module_size(); ++i) {
+      const auto& m = s_.quiet().module(i);
+      if (!is_name(m)) {
+        f_.error(path.at("module", i), m.empty() ? std::string("must be set")
+                                                 : in_quotes(m) + " is not a module name (" + std::string(kNameRule) + ")");
+      } else if (!seen.insert(m).second) {
+        f_.error(path.at("module", i), "module " + in_quotes(m) + " is listed twice");
+      } else if (!loaded.contains(m)) {
+        f_.error(path.at("module", i), "module " + in_quotes(m) +
+                                           " is not loaded in the scenario (by setup.module or a load_module step)");
+      }
+    }
+    if (s_.has_quiet() && s_.quiet().module_size() == 0) {
+      f_.error(path, "names no module: quiet checks the modules it names");
+    }
+  }
+
   void check_limits() {
     const auto step = s_.limits().step_deadline_ms() ? s_.limits().step_deadline_ms() : kDefaultStepDeadlineMs;
     const auto whole = s_.limits().scenario_deadline_ms() ? s_.limits().scenario_deadline_ms()
@@ -226,10 +259,16 @@ class Validator {
       const A a = rule.action_case();
       const bool on_completions = a == A::kDelayMs || a == A::kDropCompletion || a == A::kDuplicateCompletion ||
                                   a == A::kReorderCompletion || a == A::kWrongId || a == A::kTruncate ||
-                                  a == A::kCorrupt || a == A::kOversizeResponseLen || a == A::kSprayInterrupts;
+                                  a == A::kCorrupt || a == A::kOversizeResponseLen || a == A::kSprayInterrupts ||
+                                  a == A::kFloodMs;
       if (known && on_completions && devices_.at(rule.device()) != "blob") {
         f_.error(rpath / "device", "device " + in_quotes(rule.device()) + " is a " + devices_.at(rule.device()) +
                                        ": only a blob device sends the completions this rule acts on");
+      }
+      // vsp-sim refuses longer floods (FaultEngine::kMaxFloodMs): say so here, with the line.
+      constexpr std::uint32_t kMaxFloodMs = 600000;
+      if (a == A::kFloodMs && rule.flood_ms() > kMaxFloodMs) {
+        f_.error(rpath / "flood_ms", "must be at most " + std::to_string(kMaxFloodMs));
       }
       if (a == A::kRescind) {
         f_.error(rpath / "rescind", "does not say when: use rescind_after_in_flight, rescind_on_close, or a host "

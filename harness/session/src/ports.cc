@@ -143,7 +143,8 @@ Result<std::vector<control::Request>, std::string> fault_requests(const scenario
     const auto a = rule.action_case();
     const bool on_completions = a == R::kDelayMs || a == R::kDropCompletion || a == R::kDuplicateCompletion ||
                                 a == R::kReorderCompletion || a == R::kWrongId || a == R::kTruncate ||
-                                a == R::kCorrupt || a == R::kOversizeResponseLen || a == R::kSprayInterrupts;
+                                a == R::kCorrupt || a == R::kOversizeResponseLen || a == R::kSprayInterrupts ||
+                                a == R::kFloodMs;
     if (on_completions && kind != "blob") {
       return Err(fmt::format("faults.rule[{}]: acts on completions, which only a blob device sends ('{}' is a {})", i,
                              rule.device(), kind));
@@ -158,6 +159,7 @@ Result<std::vector<control::Request>, std::string> fault_requests(const scenario
       case R::kCorrupt: *f.mutable_corrupt() = rule.corrupt(); break;
       case R::kOversizeResponseLen: *f.mutable_oversize_response_len() = rule.oversize_response_len(); break;
       case R::kSprayInterrupts: f.set_spray_interrupts(rule.spray_interrupts()); break;
+      case R::kFloodMs: f.set_flood_ms(rule.flood_ms()); break;
       case R::kFailOpen: f.mutable_fail_open(); break;
       case R::kFailGpadl: f.mutable_fail_gpadl(); break;
       case R::kRescindAfterInFlight: f.set_rescind_after_in_flight(rule.rescind_after_in_flight()); break;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "vscsim/checkers/console_scanner.h"
+#include "vscsim/checkers/quiet.h"
 #include "vscsim/checkers/request_accounting.h"
 #include "vscsim/report/run_report.h"
 #include "vscsim/runner/engine.h"
@@ -342,6 +343,14 @@ report::ScenarioResult run_iteration(GuestSession& session, const scenario::Load
   // The kernel's own report is the root cause when there is one (a step that
   // timed out after an oops in its context failed because of the oops).
   if (!findings.empty()) failures.insert(failures.begin(), {"console", checkers::describe(findings)});
+  // The same window: from before the drivers loaded to after they unloaded,
+  // so a probe or a removal that talks is seen.
+  if (s.has_quiet()) {
+    const std::vector<std::string> modules(s.quiet().module().begin(), s.quiet().module().end());
+    const auto noisy = checkers::check_quiet(std::string_view(console).substr(std::min(console_from, console.size())),
+                                             modules, s.quiet().max_lines());
+    if (!noisy.empty()) failures.push_back({"quiet", checkers::describe(noisy, s.quiet().max_lines())});
+  }
   return finish();
 }
 

@@ -18,6 +18,7 @@
 #include <optional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "vscsim/base/log.h"
@@ -110,15 +111,16 @@ void route_library_log(const vt::LogSink& sink) {
 }
 
 // How long the loop may sleep: the poll period, shorter if the host has work
-// left or a model's timer falls due sooner.
-std::chrono::milliseconds loop_timeout(const vscsim::host::Host& host,
+// left or a model's timer falls due sooner (in microseconds: a flood looks
+// for ring room every 100 us).
+std::chrono::microseconds loop_timeout(const vscsim::host::Host& host,
                                        std::chrono::milliseconds period) {
-  if (host.busy()) return std::chrono::milliseconds(0);
+  if (host.busy()) return std::chrono::microseconds(0);
   const auto deadline = host.next_deadline();
   if (!deadline) return period;
-  const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+  const auto left = std::chrono::ceil<std::chrono::microseconds>(
       *deadline - vscsim::devices::DeviceClock::now());
-  return std::clamp(left, std::chrono::milliseconds(0), period);
+  return std::clamp<std::chrono::microseconds>(left, std::chrono::microseconds(0), period);
 }
 
 int serve(const Options& options, std::vector<std::unique_ptr<vscsim::devices::Device>> devices,
@@ -185,7 +187,15 @@ int serve(const Options& options, std::vector<std::unique_ptr<vscsim::devices::D
   constexpr auto kPollPeriod = std::chrono::milliseconds(10);
   auto last_beat = std::chrono::steady_clock::now();
   while (!server.stop_requested() && !g_stop_signal.load()) {
-    server.run_once(loop_timeout(host, kPollPeriod));
+    const auto timeout = loop_timeout(host, kPollPeriod);
+    if (timeout < std::chrono::milliseconds(1)) {
+      // epoll_wait counts whole ms: a shorter wait sleeps first, then takes
+      // what came meanwhile without waiting.
+      if (timeout.count() > 0) std::this_thread::sleep_for(timeout);
+      server.run_once(std::chrono::milliseconds(0));
+    } else {
+      server.run_once(std::chrono::ceil<std::chrono::milliseconds>(timeout));
+    }
     host.poll();
     if (control) control->poll();
     const auto now = std::chrono::steady_clock::now();

@@ -28,6 +28,8 @@ std::string_view name(HostFault fault) {
     case HostFault::kFailOpen: return "fail_open";
     case HostFault::kStopDraining: return "stop_draining";
     case HostFault::kWithholdInterrupt: return "withhold_interrupt";
+    case HostFault::kFlood: return "flood";
+    case HostFault::kFloodEnd: return "flood_end";
   }
   return "?";
 }

@@ -46,6 +46,7 @@ HostFault host_fault(FaultAction action) {
     case Action::kCorrupt: return HostFault::kCorruptCompletion;
     case Action::kOversizeResponseLen: return HostFault::kOversizeResponseLen;
     case Action::kSprayInterrupts: return HostFault::kSprayInterrupts;
+    case Action::kFloodMs: return HostFault::kFlood;
     case Action::kRescindAfterInFlight: return HostFault::kRescindInFlight;
     case Action::kRescindOnClose: return HostFault::kRescindOnClose;
     case Action::kFailGpadl: return HostFault::kFailGpadl;
@@ -81,6 +82,11 @@ Result<std::uint64_t, std::string> FaultEngine::add(const control::FaultRule& ru
       break;
     case Action::kDelayMs:
       if (rule.delay_ms() == 0) return Err(std::string("delay_ms needs at least 1 ms"));
+      break;
+    case Action::kFloodMs:
+      if (rule.flood_ms() == 0 || rule.flood_ms() > kMaxFloodMs) {
+        return Err(fmt::format("flood_ms needs 1 to {} ms", kMaxFloodMs));
+      }
       break;
     case Action::kRescindAfterInFlight:
       if (rule.rescind_after_in_flight() == 0) {
@@ -220,6 +226,7 @@ std::string describe(const FaultEngine::Rule& r) {
       out += fmt::format(" len={}", f.oversize_response_len().response_len());
       break;
     case Action::kSprayInterrupts: out += fmt::format(" n={}", f.spray_interrupts()); break;
+    case Action::kFloodMs: out += fmt::format(" ms={}", f.flood_ms()); break;
     case Action::kRescindAfterInFlight: out += fmt::format(" n={}", f.rescind_after_in_flight()); break;
     case Action::kFailGpadl: out += fmt::format(" status={:#x}", f.fail_gpadl().status()); break;
     case Action::kFailOpen: out += fmt::format(" status={:#x}", f.fail_open().status()); break;

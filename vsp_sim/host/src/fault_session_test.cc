@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <set>
 
 #include "src/blob_session_fixture.h"
 #include "vscsim/host/fault_engine.h"
@@ -248,6 +249,101 @@ BOOST_AUTO_TEST_CASE(spray_interrupts_signals_the_guest_again_with_nothing_new) 
   BOOST_TEST(t.s.f.count_signals(kVectorChannel) == before + 1 + 3);
   BOOST_TEST(t.ids() == (Ids{1}));  // one completion for all those signals
   BOOST_TEST(t.faults() == (std::vector<Fault>{{"spray_interrupts", 1, 3}}));
+}
+
+namespace {
+
+constexpr std::uint64_t kUnknownIds = std::uint64_t{1} << 63;
+
+// The completions in the ring: the real ones (ids below 2^63) in order, and
+// how many flood ones; flood ids must be unknown ones, each new.
+struct Flooded {
+  Ids real;
+  std::size_t flood = 0;
+  bool ids_new = true;
+  bool real_first = false;  // the ring's first completion is a real one
+};
+Flooded read_flooded(FaultSession& t, std::set<std::uint64_t>& seen) {
+  Flooded out;
+  const Ids ids = t.ids();
+  out.real_first = !ids.empty() && ids.front() < kUnknownIds;
+  for (std::uint64_t id : ids) {
+    if (id < kUnknownIds) {
+      out.real.push_back(id);
+      continue;
+    }
+    ++out.flood;
+    out.ids_new = out.ids_new && seen.insert(id).second;
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(flood_keeps_the_ring_full_of_unknown_ids_until_its_time_ends) {
+  FaultSession t;
+  vc::FaultRule r = rule_of([](vc::FaultRule& f) { f.set_flood_ms(100); }, 0, 1);
+  r.set_trans_id(1);
+  t.add(r);
+  std::set<std::uint64_t> seen;
+  t.request(1);
+  // The completion itself first, then as many extra ones as the 8 KiB ring takes.
+  auto got = read_flooded(t, seen);
+  BOOST_TEST(got.real == (Ids{1}));
+  BOOST_TEST(got.real_first);
+  BOOST_TEST(got.flood > 150u);  // 40-byte packets in 8 KiB: about 200
+  BOOST_TEST(got.ids_new);
+  BOOST_REQUIRE(t.s.f.session->next_deadline().has_value());
+  BOOST_TEST((*t.s.f.session->next_deadline() == t.now + 100us));  // polls for room, no signal asked
+  std::size_t total = got.flood;
+
+  // The guest read everything: the next pass fills the ring again, and a real
+  // completion goes first.
+  t.now += 1ms;
+  t.request(2);
+  // The ring is full when request 3's completion is ready: it waits, the
+  // flood takes no room before it has gone, and order is kept.
+  t.request(3);
+  got = read_flooded(t, seen);
+  BOOST_TEST(got.real == (Ids{2}));
+  BOOST_TEST(got.flood > 150u);
+  total += got.flood;
+  t.s.f.session->poll();
+  got = read_flooded(t, seen);
+  BOOST_TEST(got.real == (Ids{3}));
+  BOOST_TEST(got.real_first);
+  BOOST_TEST(got.flood > 150u);
+  BOOST_TEST(got.ids_new);
+  total += got.flood;
+
+  // The time ends: one flood_end with the count, and nothing more is written.
+  t.now += 100ms;
+  t.s.f.session->poll();
+  BOOST_TEST(t.ids().empty());
+  BOOST_TEST(t.s.f.session->stats().flood_packets == total);
+  BOOST_TEST(t.faults() == (std::vector<Fault>{{"flood", 1, 100}, {"flood_end", 1, total}}));
+  BOOST_TEST(!t.s.f.session->next_deadline().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(clearing_the_rules_or_a_rescind_ends_a_flood) {
+  FaultSession t;
+  t.add(rule_of([](vc::FaultRule& f) { f.set_flood_ms(60000); }, 0, 1));
+  t.request(1);
+  const std::size_t first = t.ids().size() - 1;
+  BOOST_TEST(t.engine.clear(0) == 1u);
+  t.s.f.session->faults_cleared(0);
+  t.s.f.session->poll();
+  BOOST_TEST(t.ids().empty());
+  BOOST_TEST(t.faults() == (std::vector<Fault>{{"flood", 1, 60000}, {"flood_end", 1, first}}));
+
+  t.add(rule_of([](vc::FaultRule& f) { f.set_flood_ms(60000); }, 0, 1));
+  t.request(2);
+  BOOST_TEST(t.ids().size() > 1u);
+  BOOST_REQUIRE(t.s.f.session->rescind(1).ok());
+  t.s.f.session->poll();
+  BOOST_TEST(t.ids().empty());  // a rescinded channel gets no more
+  BOOST_TEST(t.faults().size() == 4u);
+  BOOST_TEST(std::get<0>(t.faults().back()) == "flood_end");
 }
 
 BOOST_AUTO_TEST_CASE(rescind_after_in_flight_rescinds_exactly_when_n_requests_are_open) {

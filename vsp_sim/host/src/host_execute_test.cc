@@ -351,6 +351,13 @@ BOOST_AUTO_TEST_CASE(text_fault_commands_add_list_and_clear_rules) {
   BOOST_TEST(help.find(" fault faults fault-clear ") != std::string::npos, help);
 }
 
+BOOST_AUTO_TEST_CASE(text_flood_rule_takes_its_ms_and_lists_it) {
+  auto host = make_host({"blob"});
+  BOOST_TEST(host.command("fault flood_ms 1 ms=6000 id=1 count=1") == "ok fault_id=1");
+  BOOST_TEST(host.command("faults") == "ok | #1 flood_ms relid=1 ms=6000 count=1 id=1 hits=0");
+  BOOST_TEST(host.faults().rules().front().rule.flood_ms() == 6000u);
+}
+
 BOOST_AUTO_TEST_CASE(text_fault_commands_refuse_bad_words) {
   auto host = make_host({"keyboard", "blob"});
   const auto error = [&](std::string_view line, std::string_view why) {
@@ -368,6 +375,9 @@ BOOST_AUTO_TEST_CASE(text_fault_commands_refuse_bad_words) {
   error("fault wrong_id 2 kind=old", "'old' is not zero, unknown or stale");
   error("fault drop 9", "no device at relid 9");
   error("fault delay_ms 2", "delay_ms needs at least 1 ms");
+  error("fault flood_ms 2", "flood_ms needs 1 to 600000 ms");
+  error("fault flood_ms 2 ms=600001", "flood_ms needs 1 to 600000 ms");
+  error("fault flood_ms 1 ms=100", "keyboard device");
   error("fault truncate 1 bytes=4", "keyboard device");
   error("fault truncate 2 bytes=40", "fewer bytes than the 12-byte completion");
   error("fault-clear 1 2", "usage: fault-clear [relid]");

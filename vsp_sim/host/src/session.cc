@@ -115,7 +115,10 @@ Session::Session(memory::GuestMemory memory, Bar2 bar2, SignalGuest signal,
 
 Session::~Session() {
   // The guest is gone (or the host stops): models see their channels close.
-  for (auto& [relid, ch] : channels_) ch->device.close();
+  for (auto& [relid, ch] : channels_) {
+    end_flood(*ch);
+    ch->device.close();
+  }
 }
 
 void Session::on_guest_signal(std::uint16_t vector) {
@@ -135,6 +138,11 @@ std::optional<devices::DeviceClock::time_point> Session::next_deadline() const {
     if (d && (!earliest || *d < *earliest)) earliest = d;
     for (const Held& h : ch->held) {
       if (h.due && (!earliest || *h.due < *earliest)) earliest = h.due;
+    }
+    if (ch->flood) {
+      // Polled for room (see pump_flood), or ended at its time.
+      const auto poll_at = std::min(ch->flood->until, now() + kFloodPoll);
+      if (!earliest || poll_at < *earliest) earliest = poll_at;
     }
   }
   if (config_.faults != nullptr) {
@@ -190,6 +198,8 @@ void Session::poll() {
       service_channel(*it->second);
     }
   }
+  // Last, so the pass's real completions are in the ring before the flood.
+  for (auto& [relid, ch] : channels_) pump_flood(*ch);
   if (control_signal_needed_) {
     control_signal_needed_ = false;
     signal_(layout::kVectorControl);
@@ -294,6 +304,7 @@ void Session::channel_opened(std::uint32_t relid, const server::RingInfo& ring) 
 void Session::channel_closing(std::uint32_t relid) {
   auto it = channels_.find(relid);
   if (it == channels_.end()) return;
+  end_flood(*it->second);
   it->second->device.close();
   channels_.erase(it);
   pending_channels_.erase(relid);

@@ -117,6 +117,9 @@ SendStatus Session::faulty_send(Channel& ch, wire::PacketType type, std::uint16_
     case FaultRule::kSprayInterrupts:
       arg = f.spray_interrupts();
       break;
+    case FaultRule::kFloodMs:
+      arg = f.flood_ms();
+      break;
     default:
       break;
   }
@@ -129,6 +132,7 @@ SendStatus Session::faulty_send(Channel& ch, wire::PacketType type, std::uint16_
   engine.select(FaultClass::kCompletion, ch.relid, trans_id, type_word, true, fits);
   record_fault(ch.relid, host_fault(action), trans_id, arg);
   if (action == FaultRule::kSprayInterrupts) ch.spray += f.spray_interrupts();
+  if (action == FaultRule::kFloodMs) start_flood(ch, trans_id, f.flood_ms(), bytes);
   if (action != FaultRule::kReorder && type == wire::PacketType::kCompletion) {
     release_held(ch, true, false);
   }
@@ -246,9 +250,83 @@ void Session::end_windows() {
   }
 }
 
+void Session::start_flood(Channel& ch, std::uint64_t trans_id, std::uint32_t ms,
+                          std::span<const std::byte> payload) {
+  const auto until = now() + std::chrono::milliseconds(ms);
+  if (ch.flood) {
+    // A second trigger during a flood prolongs it; the count goes on.
+    ch.flood->until = std::max(ch.flood->until, until);
+    return;
+  }
+  ch.flood = Channel::Flood{until, trans_id, 0, {payload.begin(), payload.end()}};
+}
+
+void Session::pump_flood(Channel& ch) {
+  if (!ch.flood) return;
+  if (ch.broken || now() >= ch.flood->until ||
+      server_.channel_state(ch.relid) != server::ChannelState::kOpen) {
+    end_flood(ch);
+    return;
+  }
+  // Real completions are never starved: one the model could not send waits
+  // for room, and the flood takes none until it has gone.
+  if (ch.waiting_for_space) {
+    auto room = ch.writer.request_space(*ch.waiting_for_space);
+    if (!room.ok()) {
+      mark_broken(ch, room.error().reason);
+      return;
+    }
+    if (!*room) return;
+    ch.writer.clear_pending_send_size();
+    ch.waiting_for_space.reset();
+    ch.device.resume();
+    if (ch.broken) {
+      mark_broken(ch, *ch.broken);
+      return;
+    }
+    if (ch.waiting_for_space) {
+      commit(ch, false);
+      return;
+    }
+  }
+  // Nor are held completions that are due (release_held stops at a full ring).
+  release_held(ch, false, false);
+  const auto t = now();
+  if (std::any_of(ch.held.begin(), ch.held.end(), [t](const Held& h) { return h.due && *h.due <= t; })) {
+    commit(ch, false);
+    return;
+  }
+  // No pending_send_sz for the flood: the guest would signal for every batch
+  // it frees. The next pass (kFloodPoll later) looks for room instead.
+  for (std::uint32_t n = 0; n < kFloodPerPass; ++n) {
+    const std::uint64_t id = wrong_id(ch, control::WrongId::UNKNOWN, ch.flood->trans_id);
+    auto w = ch.writer.write(wire::PacketType::kCompletion, 0, id, ch.flood->payload);
+    if (!w.ok()) {
+      if (ring::is_corrupt(w.error())) {
+        mark_broken(ch, std::get<ring::Corrupt>(w.error()).reason);
+        return;
+      }
+      break;  // full
+    }
+    // Not in the packet trace one by one: millions would push out what the
+    // accounting checker needs. flood_end carries the count.
+    ++ch.uncommitted;
+    ++ch.flood->written;
+    ++stats_.flood_packets;
+  }
+  commit(ch, false);
+}
+
+void Session::end_flood(Channel& ch) {
+  if (!ch.flood) return;
+  record_fault(ch.relid, HostFault::kFloodEnd, ch.flood->trans_id, ch.flood->written);
+  ch.flood.reset();
+}
+
 void Session::faults_cleared(std::uint32_t relid) {
   for (auto& [r, ch] : channels_) {
     if (relid != 0 && r != relid) continue;
+    end_flood(*ch);
     release_held(*ch, true, true);
     if (ch->broken) {
       mark_broken(*ch, *ch->broken);

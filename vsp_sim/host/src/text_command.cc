@@ -176,6 +176,10 @@ Result<Request, std::string> parse_fault(const std::vector<std::string_view>& w)
       f.set_delay_ms(0);
       u32("ms", [&](auto v) { f.set_delay_ms(v); });
       break;
+    case FaultRule::kFloodMs:
+      f.set_flood_ms(0);
+      u32("ms", [&](auto v) { f.set_flood_ms(v); });
+      break;
     case FaultRule::kWrongId: {
       auto& wrong = *f.mutable_wrong_id();
       if (auto it = kv.find("kind"); it != kv.end()) {

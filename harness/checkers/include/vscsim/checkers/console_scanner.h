@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,12 @@ struct ConsoleFinding {
 // start with a printk timestamp "[    1.234567] ") are considered, so text that
 // user space echoes (or the kernel command line) cannot raise a finding.
 std::vector<ConsoleFinding> scan_console(std::string_view text);
+
+// Calls `each(line_number, line, message)` for every kernel line of `text`
+// (1-based numbers; `line` without its line end, `message` after the
+// timestamp): what the console's checkers look at.
+void for_each_kernel_line(std::string_view text,
+                          const std::function<void(std::uint32_t, std::string_view, std::string_view)>& each);
 
 // One line per finding, "<kind> at line <n>: <line>", for error messages.
 std::string describe(const std::vector<ConsoleFinding>& findings);

@@ -1,6 +1,7 @@
-// `vsc-harness mutants`: the suite against the unmutated driver (it must
-// pass, else nothing else runs), then for each mutant: build it, run the
-// suite with --keep-going semantics and the mutated az_blob in place of the
+// `vsc-harness mutants`: the static checks and the suite against the
+// unmutated driver (both must pass, else nothing else runs), then for each
+// mutant: build it, run the static checks on its tree and the suite with
+// --keep-going semantics and the mutated az_blob in place of the
 // initramfs's, classify.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include "vscsim/mutants/build.h"
 #include "vscsim/mutants/mutant.h"
 #include "vscsim/mutants/score.h"
+#include "vscsim/mutants/static_checks.h"
 #include "vscsim/scenario/plan.h"
 #include "vscsim/session/suite_run.h"
 
@@ -21,6 +23,7 @@ struct CampaignOptions {
   scenario::Plan plan;
   session::SuiteConfig suite;  // keep_going is forced on
   BuildPaths build;
+  StaticCheckCommands static_checks;
   std::vector<Mutant> mutants;
   std::string command_line;
 };

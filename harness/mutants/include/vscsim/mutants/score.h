@@ -3,8 +3,10 @@
 //
 // Outcomes, decided in this order:
 //   build-failed        the patch did not apply or the module did not build
-//   caught              at least one iteration FAILed (every failing scenario
-//                       and its checker recorded)
+//   caught              a static check failed (static_checks.h: checkers
+//                       "uapi", "sparse"; deterministic, so this holds for
+//                       debug-kernel mutants too), or at least one iteration
+//                       FAILed (every failing check and scenario recorded)
 //   needs-debug-kernel  not caught, and the header says Needs: debug-kernel
 //   error               not caught, and some iteration could not run (ERROR):
 //                       the scenarios that errored might have caught it, so
@@ -35,10 +37,21 @@ struct Catch {
   std::string message;
 };
 
+// One static check of a tree of az_blob's sources (static_checks.h).
+struct StaticCheckResult {
+  std::string name;     // "uapi-c99", "uapi-cxx20", "sparse": a catch's scenario column
+  std::string checker;  // "uapi" or "sparse"
+  bool passed = false;
+  std::string message;  // why not: the findings, or the output's tail
+  std::string log;      // path
+  double seconds = 0;
+};
+
 struct MutantResult {
   Mutant mutant;
   Outcome outcome = Outcome::Missed;
-  std::vector<Catch> caught_by;
+  std::vector<StaticCheckResult> static_checks;
+  std::vector<Catch> caught_by;  // the failed static checks first, then the failed iterations
   unsigned runs = 0, passed = 0, failed = 0, errors = 0;
   std::string detail;      // build failure or errors, for people
   std::string build_log;   // path
@@ -48,11 +61,15 @@ struct MutantResult {
   double run_seconds = 0;
 };
 
-// The outcome of `mutant` from the suite's report against it. A mutant
-// marked `Needs: debug-kernel` run on another kernel is needs-debug-kernel
-// even when an iteration failed (caught_by still lists it): on the stock
-// kernel its bug shows by chance, if at all, and a score must not count luck.
-MutantResult classify(const Mutant& mutant, const report::RunReport& run, bool debug_kernel = false);
+// The outcome of `mutant` from its static checks and the suite's report
+// against it. A mutant marked `Needs: debug-kernel` run on another kernel is
+// needs-debug-kernel even when an iteration failed (caught_by still lists
+// it): on the stock kernel its bug shows by chance, if at all, and a score
+// must not count luck. A failed static check is no luck: caught.
+MutantResult classify(const Mutant& mutant, const report::RunReport& run,
+                      const std::vector<StaticCheckResult>& static_checks = {}, bool debug_kernel = false);
+// The static checks that did not pass, as catches (iteration 0).
+std::vector<Catch> failed_static_checks(const std::vector<StaticCheckResult>& checks);
 // A mutant whose build failed.
 MutantResult build_failed(const Mutant& mutant, std::string detail);
 
@@ -66,7 +83,9 @@ struct Campaign {
   std::uint64_t run_seed = 0;
   bool baseline_passed = false;
   unsigned baseline_runs = 0;
-  std::vector<Catch> baseline_failures;  // iterations that did not pass on the unmutated driver
+  std::vector<StaticCheckResult> baseline_static_checks;
+  // Static checks, then iterations, that did not pass on the unmutated driver.
+  std::vector<Catch> baseline_failures;
   double baseline_seconds = 0;
   std::vector<MutantResult> results;
   double seconds = 0;

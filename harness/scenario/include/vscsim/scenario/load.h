@@ -33,7 +33,7 @@ inline constexpr std::string_view kHostActor = "host";  // the host's lane; no t
 
 // The closed lists the schema's strings are checked against.
 inline constexpr std::string_view kDeviceKinds[] = {"blob", "keyboard", "blob-vpci"};
-inline constexpr std::string_view kCheckers[] = {"expectation", "deadline", "console",
+inline constexpr std::string_view kCheckers[] = {"expectation", "deadline", "console", "quiet",
                                                  "accounting",  "leak",     "data"};
 inline constexpr std::string_view kNegativeControlTag = "negative-control";
 

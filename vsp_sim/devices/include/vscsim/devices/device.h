@@ -69,8 +69,10 @@ enum class HostFault : std::uint8_t {
   kFailOpen = 13,             // an OPENCHANNEL answered with a failure status
   kStopDraining = 14,         // the guest-to-host ring left unread
   kWithholdInterrupt = 15,    // a guest signal not given
+  kFlood = 16,                // a completion sent, then a flood of completions for ids not in flight begins
+  kFloodEnd = 17,             // that flood ended (its time ran out, rules cleared, channel closed)
 };
-inline constexpr std::uint8_t kLastHostFault = 15;
+inline constexpr std::uint8_t kLastHostFault = 17;
 [[nodiscard]] std::string_view name(HostFault fault);
 
 class ChannelPort {

@@ -6,7 +6,7 @@
 //   completion   a device model sends a packet          drop, delay_ms, duplicate,
 //                (default: VM_PKT_COMP only)            reorder, wrong_id, truncate,
 //                                                       corrupt, oversize_response_len,
-//                                                       spray_interrupts
+//                                                       spray_interrupts, flood_ms
 //   in-flight    a request arrives from the guest       rescind_after_in_flight
 //   close        the guest sends CLOSECHANNEL           rescind_on_close
 //   gpadl        the guest sends GPADL_HEADER           fail_gpadl
@@ -65,6 +65,8 @@ using FaultAction = control::FaultRule::ActionCase;
 class FaultEngine {
  public:
   static constexpr std::size_t kMaxRules = 256;
+  // A flood longer than this would outlast any scenario's deadline.
+  static constexpr std::uint32_t kMaxFloodMs = 600000;
 
   struct Rule {
     std::uint64_t id = 0;

@@ -57,12 +57,12 @@
 //                         <action> is a FaultRule action field name (drop,
 //                         delay_ms, duplicate, reorder, wrong_id, truncate,
 //                         corrupt, oversize_response_len, spray_interrupts,
-//                         rescind_after_in_flight, rescind_on_close,
+//                         flood_ms, rescind_after_in_flight, rescind_on_close,
 //                         fail_gpadl, fail_open, stop_draining,
 //                         withhold_interrupts); relid 0 is every channel;
 //                         keys: after= count= id= (trans_id) type= (packet
 //                         type) and the action's value: ms= (delay_ms,
-//                         stop_draining, withhold_interrupts), kind=zero|
+//                         flood_ms, stop_draining, withhold_interrupts), kind=zero|
 //                         unknown|stale (wrong_id), bytes= (truncate),
 //                         offset= xor= or status= (corrupt), len=
 //                         (oversize_response_len), n= (spray_interrupts,

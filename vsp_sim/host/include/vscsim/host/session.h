@@ -39,8 +39,14 @@
 // before the server handles it (rescind_on_close, fail_gpadl, fail_open), the
 // start of a ring drain (stop_draining) and a guest signal (withhold). Each
 // action that acts records a host_fault event in the trace.
+// A flood (flood_ms) is pumped at the end of every pass: real completions
+// waiting for room go first, then extra completions for ids not in flight
+// fill the ring (at most kFloodPerPass a pass); next_deadline() asks for the
+// next pass kFloodPoll later. It ends at its time, when the rules are
+// cleared, when the channel is no longer open, and with the session.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -103,6 +109,7 @@ struct SessionStats {
   std::uint64_t guest_signals_sent = 0;   // vector 1 rings
   std::uint64_t unknown_relid_bits = 0;
   std::uint64_t relids_released = 0;      // RELID_RELEASED messages from the guest
+  std::uint64_t flood_packets = 0;        // completions a flood_ms rule wrote (in packets_written too)
 };
 
 class Session final : private server::Notifier {
@@ -162,6 +169,8 @@ class Session final : private server::Notifier {
   static constexpr std::size_t kMaxHeld = 4096;      // per channel; more are sent at once
   static constexpr std::size_t kMaxInFlight = 65536; // ids tracked per channel
   static constexpr std::size_t kRecentIds = 64;      // completed ids kept for wrong_id stale
+  static constexpr std::uint32_t kFloodPerPass = 8192;  // more than a 128 KiB ring of 40-byte packets
+  static constexpr std::chrono::microseconds kFloodPoll{100};  // a full ring is looked at again this soon
 
   // An open channel: its mapped rings and the port its model sends through.
   struct Channel final : devices::ChannelPort {
@@ -193,6 +202,15 @@ class Session final : private server::Notifier {
     std::deque<std::uint64_t> completed;
     std::deque<Held> held;
     std::uint32_t spray = 0;
+    // flood_ms: until when, the request whose completion started it, the
+    // packets written so far, the payload each one carries.
+    struct Flood {
+      devices::DeviceClock::time_point until;
+      std::uint64_t trans_id = 0;
+      std::uint64_t written = 0;
+      std::vector<std::byte> payload;
+    };
+    std::optional<Flood> flood;
   };
 
   // server::Notifier
@@ -230,6 +248,11 @@ class Session final : private server::Notifier {
   bool rescind_in_flight(Channel& ch, const wire::VmpacketDescriptor& d);
   // Windows that ended: stopped rings drain again, withheld signals are given.
   void end_windows();
+  // flood_ms: starts (or prolongs) the channel's flood, fills the ring once
+  // more, ends it (a flood_end event with the packets written).
+  void start_flood(Channel& ch, std::uint64_t trans_id, std::uint32_t ms, std::span<const std::byte> payload);
+  void pump_flood(Channel& ch);
+  void end_flood(Channel& ch);
 
   memory::GuestMemory memory_;
   Bar2 bar2_;
