@@ -14,7 +14,10 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <cstdio>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -60,6 +63,15 @@ class Mapping {
     base_ = static_cast<std::byte*>(p);
     buffer_ = base_ + offset;
     std::memcpy(buffer_, bytes.data(), bytes.size());
+    return 0;
+  }
+
+  // `length` bytes (a whole number of pages), every page allocated now.
+  int create_populated(std::uint64_t length) {
+    void* p = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) return errno;
+    base_ = buffer_ = static_cast<std::byte*>(p);
+    size_ = length;
     return 0;
   }
 
@@ -256,6 +268,54 @@ void run_unload_module(const UnloadModule& op, OpResult& result) {
   }
 }
 
+// MemAvailable of /proc/meminfo in KiB, or nullopt.
+std::optional<std::uint64_t> mem_available_kib() {
+  UniqueFd fd(::open("/proc/meminfo", O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  char buf[4096];
+  const ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) return std::nullopt;
+  buf[n] = '\0';
+  const char* at = std::strstr(buf, "MemAvailable:");
+  unsigned long long kib = 0;
+  if (at == nullptr || std::sscanf(at, "MemAvailable: %llu kB", &kib) != 1) return std::nullopt;
+  return kib;
+}
+
+// What MemoryPressure operations hold: the process keeps it until it exits.
+std::mutex g_held_mu;
+std::vector<std::unique_ptr<Mapping>> g_held;
+
+void run_memory_pressure(const MemoryPressure& op, OpResult& result) {
+  constexpr std::uint64_t kMinLeaveKib = 4096;
+  constexpr std::uint64_t kChunkKib = 16u << 10;
+  if (op.leave_available_kib() < kMinLeaveKib) {
+    return set_errno(result, EINVAL, "leave_available_kib below " + std::to_string(kMinLeaveKib));
+  }
+  {
+    // Best effort: without it the OOM killer may pick the agent instead.
+    UniqueFd adj(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
+    if (!adj || ::write(adj.get(), "1000", 4) != 4) return set_errno(result, errno, "oom_score_adj");
+  }
+  std::uint64_t held = 0;
+  for (;;) {
+    const auto avail = mem_available_kib();
+    if (!avail) return set_errno(result, EIO, "no MemAvailable in /proc/meminfo");
+    if (*avail <= op.leave_available_kib()) break;
+    const std::uint64_t kib = std::min(*avail - op.leave_available_kib(), kChunkKib);
+    auto map = std::make_unique<Mapping>();
+    // Touched by the kernel at once (MAP_POPULATE): held, not merely promised.
+    if (const int err = map->create_populated(kib << 10); err != 0) {
+      set_errno(result, err, "mapping " + std::to_string(kib) + " KiB");
+      break;
+    }
+    held += kib << 10;
+    std::lock_guard lock(g_held_mu);
+    g_held.push_back(std::move(map));
+  }
+  result.set_value(static_cast<std::int64_t>(held));
+}
+
 void run_kill(const Kill& op, UniqueFd pidfd, OpResult& result) {
   const int signo = op.signal() == 0 ? SIGKILL : op.signal();
   if (::syscall(SYS_pidfd_send_signal, pidfd.get(), signo, nullptr, 0) != 0) {
@@ -312,6 +372,7 @@ void run_local_op(const Op& op, SlotTable& slots, UniqueFd pidfd, OpResult& resu
     case Op::kUnloadModule: return run_unload_module(op.unload_module(), result);
     case Op::kSleep: std::this_thread::sleep_for(std::chrono::milliseconds(op.sleep().ms())); return;
     case Op::kKill: return run_kill(op.kill(), std::move(pidfd), result);
+    case Op::kMemoryPressure: return run_memory_pressure(op.memory_pressure(), result);
     default: return set_errno(result, EINVAL, "agent: not an operation a worker runs on its own");
   }
 }

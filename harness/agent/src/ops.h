@@ -1,6 +1,6 @@
 // The operations a worker runs on its own (agent.proto's Op), given the
 // process's slots: Open, Close, Dup, Ioctl, BlobCall, WriteFile, ReadFile,
-// LoadModule, UnloadModule, Sleep and Kill. Fork, Spawn, PassFd and Exit
+// LoadModule, UnloadModule, Sleep, Kill and MemoryPressure. Fork, Spawn, PassFd and Exit
 // involve the router and the process itself and live in worker.cc.
 //
 // None of them trusts the message: lengths are capped before anything is

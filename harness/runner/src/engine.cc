@@ -253,6 +253,7 @@ Outcome run_steps(const scenario::Scenario& s, GuestPort& guest, HostPort& host)
         r.set_end_s(since());
         r.set_err(result.err());
         r.set_errno_name(result.errno_name());
+        r.set_value(result.value());
         const Verdict v = judge(step.expect(), step.op(), result, digests);
         r.set_verdict(v.met ? StepResult::MET : StepResult::NOT_MET);
         r.set_detail(v.detail);

@@ -126,7 +126,9 @@ BOOST_AUTO_TEST_CASE(barriers_order_the_guest_and_the_host) {
   ScriptedHost host;
   ScriptedGuest guest([&](const va::Run& run) -> std::optional<va::OpResult> {
     if (run.op().has_blob()) return host.rescinded ? failed(19, "ENODEV") : ok();
-    return ok();
+    va::OpResult opened;
+    opened.set_value(7);  // the fd
+    return opened;
   });
   const auto o = vr::run_steps(parse(kRescindScenario), guest, host);
   BOOST_TEST(!o.failure.has_value(), (o.failure ? o.failure->message : ""));
@@ -137,6 +139,7 @@ BOOST_AUTO_TEST_CASE(barriers_order_the_guest_and_the_host) {
   BOOST_TEST(step(o, "rescind").start_s() >= step(o, "open").end_s());
   BOOST_TEST(step(o, "call").start_s() >= step(o, "rescind").end_s());
   BOOST_TEST(step(o, "open").kind() == "open");
+  BOOST_TEST(step(o, "open").value() == 7);  // the operation's value reaches the report
   BOOST_TEST(step(o, "rescind").kind() == "rescind");
   BOOST_REQUIRE_EQUAL(guest.submitted.size(), 2u);
   BOOST_TEST(guest.submitted[1].thread() == "main");
@@ -273,6 +276,23 @@ BOOST_AUTO_TEST_CASE(judging_a_blob_call_without_expectation_requires_full_succe
   any.add_any_errno("ETIMEDOUT");
   BOOST_TEST(vr::judge(any, va::Op{}, failed(110, "ETIMEDOUT"), {}).met);
   BOOST_TEST(!vr::judge(any, va::Op{}, ok(), {}).met);
+}
+
+BOOST_AUTO_TEST_CASE(any_outcome_takes_every_result_but_keeps_the_time_bound) {
+  va::Op blob_op;
+  blob_op.mutable_blob()->set_slot("d");
+  vs::Expect free;
+  free.set_any_outcome(true);
+  BOOST_TEST(vr::judge(free, blob_op, failed(19, "ENODEV"), {}).met);
+  BOOST_TEST(vr::judge(free, blob_op, ok(), {}).met);
+  va::OpResult refused;
+  refused.set_status(2);
+  refused.mutable_blob()->set_status(vscsim::blob::NOT_FOUND);
+  BOOST_TEST(vr::judge(free, blob_op, refused, {}).met);
+  free.set_within_ms(500);
+  refused.set_start_ns(0);
+  refused.set_end_ns(900'000'000);
+  BOOST_TEST(vr::judge(free, blob_op, refused, {}).detail == "took 900 ms, more than 500 ms");
 }
 
 BOOST_AUTO_TEST_CASE(generated_puts_without_a_fill_seed_take_it_from_the_scenario_seed) {

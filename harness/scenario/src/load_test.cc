@@ -345,6 +345,23 @@ thread {
 })",
      6, 28, "thread[0].step[0].expect.not_before_ms", "can never hold"},
 
+    {"memory_pressure_too_far", R"(name: "memory_pressure_too_far"
+thread {
+  name: "main"
+  step { op { memory_pressure { leave_available_kib: 100 } } }
+})",
+     4, 33, "thread[0].step[0].op.memory_pressure.leave_available_kib", "must be at least 4096"},
+
+    {"any_outcome_and_errno", R"(name: "any_outcome_and_errno"
+thread {
+  name: "main"
+  step {
+    op { open { path: "/dev/x" slot: "s" } }
+    expect { errno_name: "ENODEV" any_outcome: true }
+  }
+})",
+     6, 35, "thread[0].step[0].expect.any_outcome", "give none of them"},
+
     {"blob_delay_keyboard", R"(name: "blob_delay_keyboard"
 setup { device { name: "kbd" kind: "keyboard" } }
 host { step { blob_delay { device: "kbd" ms: 10 } } })",

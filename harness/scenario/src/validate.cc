@@ -50,6 +50,8 @@ bool listed(std::string_view s, std::span<const std::string_view> items) {
 }
 
 constexpr std::string_view kNameRule = "must match [a-z0-9_-]+";
+// The agent refuses less (harness/agent: run_memory_pressure).
+constexpr std::uint64_t kMinLeaveAvailableKib = 4096;
 
 // The string fields an operation cannot do without (fork and spawn name a new
 // process, checked apart). Empty, the agent could only refuse the operation.
@@ -443,6 +445,10 @@ class Validator {
     }
     if (op.has_fork()) check_new_process(p / "fork" / "child", op.fork().child());
     if (op.has_spawn()) check_new_process(p / "spawn" / "name", op.spawn().name());
+    if (op.has_memory_pressure() && op.memory_pressure().leave_available_kib() < kMinLeaveAvailableKib) {
+      f_.error(p / "memory_pressure" / "leave_available_kib",
+               "must be at least " + std::to_string(kMinLeaveAvailableKib) + " (a guest with less stops answering)");
+    }
     if (step.expect) check_expect(step);
   }
 
@@ -469,6 +475,11 @@ class Validator {
     }
     if (e.within_ms() != 0 && e.not_before_ms() > e.within_ms()) {
       f_.error(p / "not_before_ms", "can never hold: not_before_ms is above within_ms");
+    }
+    const bool says_outcome = !e.errno_name().empty() || e.any_errno_size() > 0 || e.has_status() ||
+                              e.has_blob_status() || !e.data().empty() || !e.data_of().empty();
+    if (e.any_outcome() && says_outcome) {
+      f_.error(p / "any_outcome", "any_outcome takes any errno, status and data: give none of them");
     }
   }
 

@@ -296,10 +296,12 @@ report::ScenarioResult run_iteration(GuestSession& session, const scenario::Load
     }
     return finish();
   }
+  bool processes_stuck = false;
   if (auto r = session.agent().shutdown(kShutdownTimeout); !r.ok() || r->err() != 0) {
     failures.push_back({"leak", "the agent could not end the scenario's processes: " +
                                     (r.ok() ? r->detail() : r.error().message)});
     session.mark_broken("guest processes would not end");
+    processes_stuck = true;
   }
 
   // The host lets go of what its faults hold (answers, signals, rings)
@@ -331,7 +333,9 @@ report::ScenarioResult run_iteration(GuestSession& session, const scenario::Load
   }
 
   LeakCheck leak{session, s.setup(), host_left_requests_open, failures};
-  if (!leak.run()) {
+  // After processes that would not end (a `leak` failure already) the agent
+  // is marked broken, and the leak checks failing is only its consequence.
+  if (!leak.run() && !processes_stuck) {
     harness_error = harness_error.empty() ? "the guest agent failed during the leak checks: " + session.broken()
                                           : harness_error;
   }
@@ -342,7 +346,12 @@ report::ScenarioResult run_iteration(GuestSession& session, const scenario::Load
   const auto findings = checkers::scan_console(std::string_view(console).substr(std::min(console_from, console.size())));
   // The kernel's own report is the root cause when there is one (a step that
   // timed out after an oops in its context failed because of the oops).
-  if (!findings.empty()) failures.insert(failures.begin(), {"console", checkers::describe(findings)});
+  if (!findings.empty()) {
+    failures.insert(failures.begin(), {"console", checkers::describe(findings)});
+    // As for a guest that stopped answering: what the harness could not do
+    // after the kernel's report is its consequence, not the verdict.
+    harness_error.clear();
+  }
   // The same window: from before the drivers loaded to after they unloaded,
   // so a probe or a removal that talks is seen.
   if (s.has_quiet()) {
