@@ -7,6 +7,9 @@
 //                     the static checks and the suite against the driver,
 //                     then against each of az_blob's mutants
 //                     (harness/mutants/README.md)
+//   vsc-harness race-bench [--scenario-filter F] [--budget S] [--json F] ...
+//                     each gated race against its mutants: with the gate,
+//                     then as random stress without it, for a time budget
 //
 // Exit status: 0 every iteration passed (negative controls caught as
 // designed), 1 an iteration failed or could not run, 2 bad usage or bad
@@ -27,6 +30,7 @@
 #include "vscsim/launcher/kvm_probe.h"
 #include "vscsim/launcher/stop_signal.h"
 #include "vscsim/mutants/campaign.h"
+#include "vscsim/mutants/race_bench.h"
 #include "vscsim/report/json.h"
 #include "vscsim/report/junit.h"
 #include "vscsim/report/progress.h"
@@ -167,6 +171,17 @@ bool parse_module_overrides(const std::vector<std::string>& specs, session::Sess
   return true;
 }
 
+// Where mutants of az_blob are built from and to (mutants and race-bench).
+mutants::BuildPaths mutant_build_paths() {
+  mutants::BuildPaths b;
+  b.source_dir = build_config::kAzBlobSourceDir;
+  b.kernel_build_dir = build_config::kKernelBuildDir;
+  b.extra_symbols = build_config::kVmbusSymvers;
+  b.include_dirs = {build_config::kRaceGateIncludeDir};
+  b.out_root = build_config::kMutantBuildDir;
+  return b;
+}
+
 // What run and mutants share: the guest options.
 struct GuestOptions {
   std::string kernel = "stock";
@@ -268,6 +283,28 @@ int main(int argc, char** argv) {
   mut_cmd->add_option("--seed", mut_sel.seed, "Run seed (decimal or 0x hex); default: drawn and printed");
   mut_cmd->add_option("--json", mut_json, "Write the outcomes and the score as JSON");
   add_guest_options(*mut_cmd, mut_guest);
+
+  Selection race_sel;
+  GuestOptions race_guest;
+  std::vector<std::string> race_mutant_filters;
+  std::string race_json;
+  unsigned gated_runs = 3;
+  double ungated_budget_s = 60;
+  auto* race_cmd = app.add_subcommand(
+      "race-bench", "For each race scenario and each mutant of its catalogue item: runs with the race gate, then "
+                    "random stress without it for a time budget (harness/mutants/README.md)");
+  race_cmd->add_option("--filter", race_mutant_filters, "Only mutants whose name matches this glob (repeatable)");
+  race_cmd->add_option("--suite", race_sel.suite,
+                       fmt::format("Scenario folder or .textproto file (repeatable; default {})",
+                                   build_config::kScenarioDir));
+  race_cmd->add_option("--scenario-filter", race_sel.filters,
+                       "Race scenarios to use: glob or tag:<tag> (repeatable, OR); only those tagged race count");
+  race_cmd->add_option("--seed", race_sel.seed, "Run seed (decimal or 0x hex); default: drawn and printed");
+  race_cmd->add_option("--gated-runs", gated_runs, "Runs of each race with its gate")->check(CLI::Range(1u, 100u));
+  race_cmd->add_option("--budget", ungated_budget_s, "Seconds of random stress per race without its gate")
+      ->check(CLI::Range(1.0, 86400.0));
+  race_cmd->add_option("--json", race_json, "Write the measurements as JSON");
+  add_guest_options(*race_cmd, race_guest);
   CLI11_PARSE(app, argc, argv);
 
   if (plan_cmd->parsed()) {
@@ -296,11 +333,7 @@ int main(int argc, char** argv) {
     o.plan = std::get<scenario::Plan>(std::move(planned));
     std::cout << scenario::describe_plan(o.plan) << std::flush;
     o.suite = std::get<session::SuiteConfig>(std::move(config));
-    o.build.source_dir = build_config::kAzBlobSourceDir;
-    o.build.kernel_build_dir = build_config::kKernelBuildDir;
-    o.build.extra_symbols = build_config::kVmbusSymvers;
-    o.build.include_dirs = {build_config::kRaceGateIncludeDir};
-    o.build.out_root = build_config::kMutantBuildDir;
+    o.build = mutant_build_paths();
     const auto args = [](const auto& command) { return std::vector<std::string>(command.begin(), command.end()); };
     o.static_checks.uapi_c99 = args(build_config::kAzBlobUapiC99Command);
     o.static_checks.uapi_cxx20 = args(build_config::kAzBlobUapiCxx20Command);
@@ -314,6 +347,42 @@ int main(int argc, char** argv) {
     const bool written = write_or_say(mut_json, mutants::to_json(campaign), "mutants JSON");
     if (launcher::stop_requested()) return 128 + launcher::stop_signal_number();
     return mutants::campaign_ok(campaign) && written ? 0 : kExitFailed;
+  }
+
+  if (race_cmd->parsed()) {
+    launcher::install_stop_handlers();
+    auto found = mutants::load_mutants(build_config::kMutantDir, race_mutant_filters);
+    if (!found.ok()) {
+      std::cerr << found.error() << "vsc-harness: the mutant files above are malformed; nothing was run\n";
+      return kExitUsage;
+    }
+    auto planned = make_plan(race_sel);
+    if (auto* code = std::get_if<int>(&planned)) return *code;
+    auto config = suite_config(race_guest);
+    if (auto* code = std::get_if<int>(&config)) return *code;
+    const auto& plan = std::get<scenario::Plan>(planned);
+    mutants::RaceBenchOptions o;
+    o.races = mutants::pair_races(plan.scenarios, found.value(), false);
+    if (o.races.empty()) {
+      std::cerr << "vsc-harness: no scenario tagged race and item-N matches, or no stock mutant of its item\n";
+      return kExitUsage;
+    }
+    std::cout << fmt::format("race-bench: run seed {}{}; {} gated run(s) each, {:.0f} s of ungated stress each\n",
+                             plan.run_seed, plan.run_seed_drawn ? " (drawn)" : "", gated_runs, ungated_budget_s);
+    for (const auto& r : o.races) {
+      std::cout << fmt::format("  {} (item {}) x {}\n", r.gated.scenario.name(), r.mutant.item, r.mutant.name);
+    }
+    std::cout << std::flush;
+    o.suite = std::get<session::SuiteConfig>(std::move(config));
+    o.build = mutant_build_paths();
+    o.run_seed = plan.run_seed;
+    o.gated_runs = gated_runs;
+    o.ungated_budget_s = ungated_budget_s;
+    const auto bench = mutants::run_race_bench(o, std::cerr);
+    std::cout << mutants::to_table(bench) << std::flush;
+    const bool written = write_or_say(race_json, mutants::to_json(bench), "race-bench JSON");
+    if (launcher::stop_requested()) return 128 + launcher::stop_signal_number();
+    return mutants::race_bench_ok(bench) && written ? 0 : kExitFailed;
   }
 
   launcher::install_stop_handlers();
