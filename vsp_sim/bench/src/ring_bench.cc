@@ -176,6 +176,48 @@ Latency ping_pong_latency(std::size_t payload_size, double seconds) {
   return {samples[samples.size() / 2], samples[samples.size() * 99 / 100]};
 }
 
+// Host write cost of a completion flood (vsp-sim's flood_ms): 16-byte
+// completions (40 bytes in the ring) into a 128 KiB ring, the az_blob
+// ring's size, one packet per write() or in blocks of 256 per write_copies(),
+// with a commit per 256 packets as the flood does. Only the host's writes are
+// timed; the guest empties the ring between fills, untimed.
+double flood_write_ns_per_packet(bool copies, double seconds) {
+  Rig rig;
+  constexpr std::uint32_t kFloodRing = 128 * 1024;
+  vscsim::ring::RingRegion h2g = rig.pair->host_to_guest;
+  h2g.data_size = kFloodRing;  // the first 32 pages of the bench's 64
+  vscsim::ring::TestGuest guest(rig.pair->guest_to_host, h2g);
+  vscsim::ring::RingWriter host(h2g);
+  const std::vector<std::byte> completion(16, std::byte{0x33});
+  std::uint64_t id = std::uint64_t{1} << 63, packets = 0;
+  Clock::duration timed{};
+  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < deadline) {
+    const auto t0 = Clock::now();
+    for (bool full = false; !full;) {
+      std::uint32_t n = 0;
+      if (copies) {
+        auto w = host.write_copies(PacketType::kCompletion, 0, id, 256, completion);
+        n = w.ok() ? *w : 0;
+        full = n < 256;
+      } else {
+        for (; n < 256; ++n) {
+          if (!host.write(PacketType::kCompletion, 0, id + n, completion).ok()) break;
+        }
+        full = n < 256;
+      }
+      id += n;
+      packets += n;
+      if (!host.commit_write().ok()) std::abort();
+    }
+    timed += Clock::now() - t0;
+    while (guest.receive()) {
+    }
+    guest.close_receive();
+  }
+  return std::chrono::duration<double, std::nano>(timed).count() / static_cast<double>(packets);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -208,5 +250,10 @@ int main(int argc, char** argv) {
   }
   fmt::print("rtt: one thread: guest send, host read+commit, host completion write+commit, guest "
              "receive+close\n");
+  const double one = flood_write_ns_per_packet(false, seconds);
+  const double batch = flood_write_ns_per_packet(true, seconds);
+  fmt::print("flood (16-byte completions, 128 KiB ring, commit per 256): write {:.1f} ns/packet "
+             "({:.1f} M/s), write_copies {:.1f} ns/packet ({:.1f} M/s)\n",
+             one, 1e3 / one, batch, 1e3 / batch);
   return 0;
 }

@@ -325,6 +325,34 @@ BOOST_AUTO_TEST_CASE(flood_keeps_the_ring_full_of_unknown_ids_until_its_time_end
   BOOST_TEST(!t.s.f.session->next_deadline().has_value());
 }
 
+BOOST_AUTO_TEST_CASE(flood_ids_come_in_blocks_that_skip_ids_in_flight) {
+  FaultSession t;
+  // Two requests whose ids fall in the unknown range stay in flight.
+  t.s.blob.set_delay(10s);
+  t.request(kUnknownIds + 2);
+  t.request(kUnknownIds + 5);
+  t.s.blob.set_delay(0ms);
+  vc::FaultRule r = rule_of([](vc::FaultRule& f) { f.set_flood_ms(100); }, 0, 1);
+  r.set_trans_id(1);
+  t.add(r);
+  t.request(1);
+  std::set<std::uint64_t> seen;
+  const auto got = read_flooded(t, seen);
+  BOOST_TEST(got.real == (Ids{1}));
+  BOOST_TEST(got.flood > 150u);
+  BOOST_TEST(got.ids_new);
+  BOOST_TEST(!seen.contains(kUnknownIds + 2));
+  BOOST_TEST(!seen.contains(kUnknownIds + 5));
+  // Every other id from 2^63 up is used, in order: the blocks end just
+  // before an id in flight and go on just after it.
+  std::uint64_t expect = kUnknownIds;
+  for (std::uint64_t id : seen) {
+    while (expect == kUnknownIds + 2 || expect == kUnknownIds + 5) ++expect;
+    BOOST_TEST(id == expect);
+    ++expect;
+  }
+}
+
 BOOST_AUTO_TEST_CASE(clearing_the_rules_or_a_rescind_ends_a_flood) {
   FaultSession t;
   t.add(rule_of([](vc::FaultRule& f) { f.set_flood_ms(60000); }, 0, 1));

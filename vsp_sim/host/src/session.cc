@@ -374,10 +374,7 @@ void Session::recheck_space(Channel& ch) {
   }
 }
 
-void Session::service_channel(Channel& ch) {
-  if (ch.broken) return;
-  // The guest signalled (perhaps for the room a full ring asked for): what
-  // the model holds back goes first, before new packets are read.
+bool Session::resume_model(Channel& ch) {
   if (ch.waiting_for_space) {
     ch.writer.clear_pending_send_size();
     ch.waiting_for_space.reset();
@@ -385,8 +382,16 @@ void Session::service_channel(Channel& ch) {
   ch.device.resume();
   if (ch.broken) {
     mark_broken(ch, *ch.broken);
-    return;
+    return false;
   }
+  return true;
+}
+
+void Session::service_channel(Channel& ch) {
+  if (ch.broken) return;
+  // The guest signalled (perhaps for the room a full ring asked for): what
+  // the model holds back goes first, before new packets are read.
+  if (!resume_model(ch)) return;
   if (config_.faults != nullptr &&
       config_.faults->window(FaultClass::kStopDraining, ch.relid, now(), true) != nullptr) {
     // The guest-to-host ring is left as it is: it fills. The pass resumes

@@ -174,9 +174,21 @@ std::uint64_t Session::wrong_id(const Channel& ch, control::WrongId::Kind kind, 
     }
     // Nothing completed yet: an unknown id instead (the event's arg says which).
   }
-  // Counting up from 2^63: not an id the guest has in flight on this channel.
-  while (ch.in_flight.contains(next_unknown_id_) || next_unknown_id_ == trans_id) ++next_unknown_id_;
-  return next_unknown_id_++;
+  const auto [id, n] = unknown_ids(ch, trans_id, 1);
+  next_unknown_id_ = id + n;
+  return id;
+}
+
+std::pair<std::uint64_t, std::uint32_t> Session::unknown_ids(const Channel& ch, std::uint64_t avoid,
+                                                             std::uint32_t max) const {
+  // Counting up from 2^63: no id the guest has in flight on this channel.
+  std::uint64_t first = next_unknown_id_;
+  while (ch.in_flight.contains(first) || first == avoid) ++first;
+  // One lookup in the ordered set bounds the whole block.
+  std::uint64_t end = first + std::min<std::uint64_t>(max, UINT64_MAX - first);
+  if (auto it = ch.in_flight.upper_bound(first); it != ch.in_flight.end() && *it < end) end = *it;
+  if (avoid > first && avoid < end) end = avoid;
+  return {first, static_cast<std::uint32_t>(end - first)};
 }
 
 bool Session::rescind_in_flight(Channel& ch, const wire::VmpacketDescriptor& d) {
@@ -258,7 +270,7 @@ void Session::start_flood(Channel& ch, std::uint64_t trans_id, std::uint32_t ms,
     ch.flood->until = std::max(ch.flood->until, until);
     return;
   }
-  ch.flood = Channel::Flood{until, trans_id, 0, {payload.begin(), payload.end()}};
+  ch.flood = Channel::Flood{until, trans_id, 0, {payload.begin(), payload.end()}, 0, 0};
 }
 
 void Session::pump_flood(Channel& ch) {
@@ -276,14 +288,7 @@ void Session::pump_flood(Channel& ch) {
       mark_broken(ch, room.error().reason);
       return;
     }
-    if (!*room) return;
-    ch.writer.clear_pending_send_size();
-    ch.waiting_for_space.reset();
-    ch.device.resume();
-    if (ch.broken) {
-      mark_broken(ch, *ch.broken);
-      return;
-    }
+    if (!*room || !resume_model(ch)) return;
     if (ch.waiting_for_space) {
       commit(ch, false);
       return;
@@ -296,29 +301,44 @@ void Session::pump_flood(Channel& ch) {
     commit(ch, false);
     return;
   }
-  // No pending_send_sz for the flood: the guest would signal for every batch
-  // it frees. The next pass (kFloodPoll later) looks for room instead.
-  for (std::uint32_t n = 0; n < kFloodPerPass; ++n) {
-    const std::uint64_t id = wrong_id(ch, control::WrongId::UNKNOWN, ch.flood->trans_id);
-    auto w = ch.writer.write(wire::PacketType::kCompletion, 0, id, ch.flood->payload);
-    if (!w.ok()) {
-      if (ring::is_corrupt(w.error())) {
-        mark_broken(ch, std::get<ring::Corrupt>(w.error()).reason);
-        return;
-      }
-      break;  // full
-    }
-    // Not in the packet trace one by one: millions would push out what the
-    // accounting checker needs. flood_end carries the count.
-    ++ch.uncommitted;
-    ++ch.flood->written;
-    ++stats_.flood_packets;
+  // How often the guest had read everything: each time, its callback could
+  // return with an empty ring and user space could run (README: flood rate).
+  auto unread = ch.writer.unread_bytes();
+  if (!unread.ok()) {
+    mark_broken(ch, unread.error().reason);
+    return;
   }
-  commit(ch, false);
+  ++ch.flood->passes;
+  if (*unread == 0) ++ch.flood->found_empty;
+  // No pending_send_sz for the flood: the guest would signal for every batch
+  // it frees. The next pass looks for room instead. Committed every
+  // kFloodChunk packets, so the guest reads while the host writes.
+  std::uint32_t left = kFloodPerPass;
+  while (left > 0) {
+    const auto [first, block] = unknown_ids(ch, ch.flood->trans_id, std::min(left, kFloodChunk));
+    auto w = ch.writer.write_copies(wire::PacketType::kCompletion, 0, first, block, ch.flood->payload);
+    if (!w.ok()) {
+      if (ring::is_corrupt(w.error())) mark_broken(ch, std::get<ring::Corrupt>(w.error()).reason);
+      break;  // or full
+    }
+    // Only the ids written are used up. Not in the packet trace one by one:
+    // millions would push out what the accounting checker needs; flood_end
+    // carries the count.
+    next_unknown_id_ = first + *w;
+    left -= *w;
+    ch.uncommitted += *w;
+    ch.flood->written += *w;
+    stats_.flood_packets += *w;
+    commit(ch, false);
+    if (ch.broken || *w < block) break;  // the ring is full
+  }
+  commit(ch, false);  // held completions released above, if the ring took no copy
 }
 
 void Session::end_flood(Channel& ch) {
   if (!ch.flood) return;
+  log::logf(log::Level::kInfo, "relid {}: flood ended: {} packets in {} passes, {} found the ring read empty",
+            ch.relid, ch.flood->written, ch.flood->passes, ch.flood->found_empty);
   record_fault(ch.relid, HostFault::kFloodEnd, ch.flood->trans_id, ch.flood->written);
   ch.flood.reset();
 }

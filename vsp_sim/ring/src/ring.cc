@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstddef>
+#include <cstring>
 
 #include <fmt/core.h>
 
@@ -220,21 +222,27 @@ void RingWriter::copy_in(std::uint32_t pos, const void* src, std::uint32_t n) {
   detail::copy_to_ring(r_, pos, src, n);
 }
 
-Result<void, WriteError> RingWriter::write(wire::PacketType type, std::uint16_t flags,
-                                           std::uint64_t trans_id,
-                                           std::span<const std::byte> payload) {
+Result<RingWriter::Room, WriteError> RingWriter::room_for(std::size_t payload_bytes, const char* where) {
   if (broken_) return Err(Corrupt{reason_});
-  const std::uint64_t padded = (std::uint64_t{payload.size()} + 7) / 8 * 8;
+  const std::uint64_t padded = (std::uint64_t{payload_bytes} + 7) / 8 * 8;
   const std::uint64_t len = kDescriptorBytes + padded;
   const std::uint64_t total = len + kTrailerBytes;
   if (len > kMaxLen8Bytes || total >= r_.data_size) {
     // Can never fit; bytes_needed >= the ring size says so.
     return Err(Full{static_cast<std::uint32_t>(std::min<std::uint64_t>(total, UINT32_MAX))});
   }
-  auto free = free_bytes("write");
+  auto free = free_bytes(where);
   if (!free.ok()) return Err(std::move(free.error()));
   if (*free <= total) return Err(Full{static_cast<std::uint32_t>(total)});
+  return Room{static_cast<std::uint32_t>(len), static_cast<std::uint32_t>(total), *free};
+}
 
+Result<void, WriteError> RingWriter::write(wire::PacketType type, std::uint16_t flags,
+                                           std::uint64_t trans_id,
+                                           std::span<const std::byte> payload) {
+  auto room = room_for(payload.size(), "write");
+  if (!room.ok()) return Err(std::move(room.error()));
+  const std::uint32_t len = room->len;
   const std::uint32_t start = priv_write_;
   const wire::VmpacketDescriptor d{static_cast<std::uint16_t>(type),
                                    static_cast<std::uint16_t>(kDescriptorBytes / 8),
@@ -245,13 +253,54 @@ Result<void, WriteError> RingWriter::write(wire::PacketType type, std::uint16_t 
   copy_in(pos, payload.data(), static_cast<std::uint32_t>(payload.size()));
   pos = detail::ring_advance(pos, payload.size(), r_.data_size);
   static constexpr std::array<std::byte, 8> kZeros{};
-  const auto pad = static_cast<std::uint32_t>(padded - payload.size());
+  const auto pad = static_cast<std::uint32_t>(len - kDescriptorBytes - payload.size());
   copy_in(pos, kZeros.data(), pad);
   pos = detail::ring_advance(pos, pad, r_.data_size);
   const std::uint64_t trailer = std::uint64_t{start} << 32;
   copy_in(pos, &trailer, sizeof trailer);
   priv_write_ = detail::ring_advance(pos, sizeof trailer, r_.data_size);
   return {};
+}
+
+Result<std::uint32_t, WriteError> RingWriter::write_copies(wire::PacketType type,
+                                                           std::uint16_t flags,
+                                                           std::uint64_t first_trans_id,
+                                                           std::uint32_t max_count,
+                                                           std::span<const std::byte> payload) {
+  auto room = room_for(payload.size(), "write_copies");
+  if (!room.ok()) return Err(std::move(room.error()));
+  const auto [len, total, free] = *room;
+  if (max_count == 0) return std::uint32_t{0};
+  // Strictly more free bytes than the copies take: a full ring must not look empty.
+  const std::uint32_t n = std::min(max_count, (free - 1) / total);
+
+  // The packet as write() lays it out; assign() zeroes the padding.
+  template_.assign(total, std::byte{0});
+  const wire::VmpacketDescriptor d{static_cast<std::uint16_t>(type),
+                                   static_cast<std::uint16_t>(kDescriptorBytes / 8),
+                                   static_cast<std::uint16_t>(len / 8), flags, first_trans_id};
+  if (!payload.empty()) std::memcpy(template_.data() + kDescriptorBytes, payload.data(), payload.size());
+  constexpr std::size_t kIdOffset = offsetof(wire::VmpacketDescriptor, trans_id);
+  std::memcpy(template_.data(), &d, sizeof d);
+  std::uint32_t pos = priv_write_;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::uint64_t id = first_trans_id + i;
+    const std::uint64_t trailer = std::uint64_t{pos} << 32;
+    std::memcpy(template_.data() + kIdOffset, &id, sizeof id);
+    std::memcpy(template_.data() + len, &trailer, sizeof trailer);
+    copy_in(pos, template_.data(), total);  // splits at the wrap
+    pos = detail::ring_advance(pos, total, r_.data_size);
+  }
+  priv_write_ = pos;
+  return n;
+}
+
+Result<std::uint32_t, Corrupt> RingWriter::unread_bytes() {
+  if (broken_) return Err(Corrupt{reason_});
+  auto free = free_bytes("unread_bytes");  // [B]
+  if (!free.ok()) return Err(std::move(free.error()));
+  // In use = unread published bytes + what is written and not yet published.
+  return r_.data_size - *free - ring_distance(published_write_, priv_write_, r_.data_size);
 }
 
 Result<bool, Corrupt> RingWriter::commit_write() {

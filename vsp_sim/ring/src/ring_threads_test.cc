@@ -4,6 +4,8 @@
 // build-tsan): every request arrives once and in order with its bytes intact,
 // every completion comes back, and no side ever waits for a signal that the
 // other side decided not to send (a lost wake-up shows up as a stall).
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -187,6 +189,78 @@ BOOST_AUTO_TEST_CASE(guest_and_host_threads_exchange_every_packet_once_in_order_
                                              << " for " << kRequests << " requests");
   BOOST_TEST(host_signals < kRequests);
   BOOST_TEST(guest_signals < kRequests);
+}
+
+// The flood's shape: the host writes batches of copies as fast as room
+// appears (polling, no pending_send_sz) while the guest reads on its own
+// thread; [A], [B] and [C] must hold for write_copies as for write.
+BOOST_AUTO_TEST_CASE(write_copies_from_a_polling_host_reach_a_concurrent_guest_in_order) {
+  RingFixture fx(2, 2, {}, {}, /*attach_host=*/false);
+  RingWriter tx(fx.pair->host_to_guest);
+  TestGuest& guest = *fx.guest;
+  Doorbell to_guest;
+  constexpr std::uint64_t kCopies = 100000;
+  constexpr std::uint64_t kFirstId = std::uint64_t{1} << 63;
+  const auto payload = make_payload(13, 5);
+  std::string host_error, guest_error;
+  std::atomic<bool> guest_done{false};
+
+  std::thread host([&] {
+    std::uint64_t next = kFirstId;
+    const auto deadline = std::chrono::steady_clock::now() + kStall;
+    while (next < kFirstId + kCopies && !guest_done.load()) {
+      auto n = tx.write_copies(wire::PacketType::kCompletion, 0, next,
+                               static_cast<std::uint32_t>(std::min<std::uint64_t>(64, kFirstId + kCopies - next)),
+                               payload);
+      if (!n.ok()) {
+        if (is_corrupt(n.error())) {
+          host_error = "host write corrupt: " + corrupt_reason(n.error());
+          break;
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+          host_error = "host: ring stayed full";
+          break;
+        }
+        std::this_thread::yield();
+        continue;
+      }
+      next += *n;
+      auto c = tx.commit_write();
+      if (!c.ok()) {
+        host_error = "commit corrupt";
+        break;
+      }
+      if (*c) to_guest.ring();
+    }
+    to_guest.ring();  // a guest still waiting notices the end
+  });
+
+  std::uint64_t expect = kFirstId;
+  // host_error is read only after the join; a failing host still rings once at its end.
+  while (expect < kFirstId + kCopies && guest_error.empty()) {
+    guest.mask_interrupts();
+    bool progressed = false;
+    while (auto p = guest.receive()) {
+      wire::VmpacketDescriptor d;
+      std::memcpy(&d, p->data(), sizeof d);
+      const std::span<const std::byte> body(p->data() + 16, payload.size());
+      if (d.trans_id != expect || as_vector(body) != payload) {
+        guest_error = "copy " + std::to_string(d.trans_id - kFirstId) + " arrived, expected " +
+                      std::to_string(expect - kFirstId) + " (or its bytes differ)";
+        break;
+      }
+      ++expect;
+      progressed = true;
+    }
+    guest.close_receive();
+    if (guest.unmask_interrupts() || progressed) continue;
+    if (!to_guest.wait(kStall)) guest_error = "guest stalled: a signal was lost";
+  }
+  guest_done.store(true);
+  host.join();
+  BOOST_TEST(host_error.empty(), host_error);
+  BOOST_TEST(guest_error.empty(), guest_error);
+  BOOST_TEST(expect == kFirstId + kCopies);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -56,6 +56,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "vscsim/base/result.h"
@@ -170,6 +171,7 @@ class Session final : private server::Notifier {
   static constexpr std::size_t kMaxInFlight = 65536; // ids tracked per channel
   static constexpr std::size_t kRecentIds = 64;      // completed ids kept for wrong_id stale
   static constexpr std::uint32_t kFloodPerPass = 8192;  // more than a 128 KiB ring of 40-byte packets
+  static constexpr std::uint32_t kFloodChunk = 256;     // packets per commit: ~10 KiB the guest may start on
   static constexpr std::chrono::microseconds kFloodPoll{100};  // a full ring is looked at again this soon
 
   // An open channel: its mapped rings and the port its model sends through.
@@ -203,12 +205,15 @@ class Session final : private server::Notifier {
     std::deque<Held> held;
     std::uint32_t spray = 0;
     // flood_ms: until when, the request whose completion started it, the
-    // packets written so far, the payload each one carries.
+    // packets written so far, the payload each one carries; passes made and
+    // how many found everything already read (logged at its end).
     struct Flood {
       devices::DeviceClock::time_point until;
       std::uint64_t trans_id = 0;
       std::uint64_t written = 0;
       std::vector<std::byte> payload;
+      std::uint64_t passes = 0;
+      std::uint64_t found_empty = 0;
     };
     std::optional<Flood> flood;
   };
@@ -223,6 +228,9 @@ class Session final : private server::Notifier {
   void drain_control();
   void tick_models();
   void service_channel(Channel& ch);
+  // Ends a wait for ring room (pending_send_sz) and resume()s the model so
+  // what it holds back goes first; false if that found the ring corrupt.
+  bool resume_model(Channel& ch);
   void commit(Channel& ch, bool read_signal);
   void recheck_space(Channel& ch);
   void mark_broken(Channel& ch, const std::string& reason);
@@ -242,6 +250,11 @@ class Session final : private server::Notifier {
   void release_held(Channel& ch, bool reordered, bool all);
   // The id a wrong_id action sends instead of `trans_id`.
   std::uint64_t wrong_id(const Channel& ch, control::WrongId::Kind kind, std::uint64_t trans_id);
+  // A block of at most `max` (>= 1) consecutive unknown ids from
+  // next_unknown_id_ on: none in flight on `ch`, none equal to `avoid`. The
+  // caller advances next_unknown_id_ past those it uses.
+  [[nodiscard]] std::pair<std::uint64_t, std::uint32_t> unknown_ids(const Channel& ch, std::uint64_t avoid,
+                                                                    std::uint32_t max) const;
   // Channel-level rules on a guest message, before the server handles it.
   void message_faults(std::span<const std::byte> message);
   // Whether the request just read trips rescind_after_in_flight.

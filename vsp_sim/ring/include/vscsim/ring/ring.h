@@ -172,6 +172,21 @@ class RingWriter {
   Result<void, WriteError> write(wire::PacketType type, std::uint16_t flags,
                                  std::uint64_t trans_id, std::span<const std::byte> payload);
 
+  // Writes up to `max_count` copies of one packet, laid out as write() does,
+  // the i-th with trans_id `first_trans_id + i`: as many as the ring has
+  // room for (the strictly-more rule holds after the last). One free-space
+  // check; the packet is prepared once and only its id and trailer change
+  // from copy to copy. Returns how many were written (0 for max_count 0);
+  // Full if not even one fits. Ids must not wrap past 2^64 - 1.
+  Result<std::uint32_t, WriteError> write_copies(wire::PacketType type, std::uint16_t flags,
+                                                 std::uint64_t first_trans_id,
+                                                 std::uint32_t max_count,
+                                                 std::span<const std::byte> payload);
+
+  // Bytes published and not yet read by the guest (0: the guest has caught
+  // up). A diagnostic: it moves as the guest reads.
+  Result<std::uint32_t, Corrupt> unread_bytes();
+
   // Publishes the private write index. Returns true when the guest should be
   // signalled: it has not masked interrupts and had read everything published
   // before this commit (the ring was empty).
@@ -192,8 +207,18 @@ class RingWriter {
   // Loads and validates read_index ([B]); returns free bytes.
   Result<std::uint32_t, Corrupt> free_bytes(const char* where);
   void copy_in(std::uint32_t pos, const void* src, std::uint32_t n);
+  // What write() and write_copies() check first: a packet of this payload
+  // (its length, and with the trailer) fits in the free bytes now; else
+  // Full (bytes_needed >= the ring size if it never can) or Corrupt.
+  struct Room {
+    std::uint32_t len;
+    std::uint32_t total;
+    std::uint32_t free;
+  };
+  Result<Room, WriteError> room_for(std::size_t payload_bytes, const char* where);
 
   RingRegion r_;
+  std::vector<std::byte> template_;  // write_copies' prepared packet
   std::uint32_t priv_write_ = 0;
   std::uint32_t published_write_ = 0;
   bool broken_ = false;
