@@ -16,6 +16,8 @@ packages=(
   gcc-12 libelf1 libssl3 apt dpkg
   # kernel lint: sparse, and what checkpatch.pl and images/fetch-kernel-source.sh run
   sparse perl xz-utils tar
+  # the debug guest kernel, built from source by images/build-kernel.sh
+  flex bison bc libelf-dev libssl-dev
 )
 
 missing=()
