@@ -11,6 +11,7 @@
 #include <iostream>
 #include <thread>
 
+#include "guest_kernel.h"
 #include "vscsim/boot/boot.h"
 #include "vscsim/build_config.h"
 #include "vscsim/launcher/kvm_probe.h"
@@ -29,8 +30,8 @@ int main(int argc, char** argv) {
   CLI::App app{"Boot the vscsim guest under QEMU, load project modules and report.\n"
                "Exit status: 0 ready and clean, 1 the guest failed or the kernel reported a problem,\n"
                "2 bad usage or QEMU could not start, 128+N stopped by signal N."};
-  std::string kernel = build_config::kStockKernel;
-  std::string initrd = build_config::kStockInitramfs;
+  std::string kernel = "stock";
+  std::string initrd;
   std::vector<std::string> modules;
   std::vector<std::string> params;
   std::string accel_text = "auto";
@@ -46,9 +47,11 @@ int main(int argc, char** argv) {
   bool keep_run_dir = false;
   std::vector<std::string> qemu_args;
 
-  app.add_option("--kernel", kernel, "Guest kernel image (default: the pinned Debian cloud kernel)")
+  app.add_option("--kernel", kernel,
+                 "Guest kernel: stock (the pinned Debian cloud kernel, default), debug (KASAN, lockdep, fault "
+                 "injection; built by `cmake --build build --target debug_guest`) or an image path");
+  app.add_option("--initrd", initrd, "Guest initramfs (default: the one this build packs for that kernel)")
       ->check(CLI::ExistingFile);
-  app.add_option("--initrd", initrd, "Guest initramfs (default: the one this build packs)")->check(CLI::ExistingFile);
   app.add_option("--load", modules, "Project module to load in the guest (repeatable, in order), e.g. vsc_smoke")
       ->delimiter(',');
   app.add_option("--param", params, "Module parameter <module>.<param>=<value> (repeatable)");
@@ -74,9 +77,15 @@ int main(int argc, char** argv) {
 
   launcher::install_stop_handlers();
 
+  auto chosen = tools::resolve_guest_kernel(kernel);
+  if (!chosen.ok()) {
+    std::cerr << "vsc-guest: --kernel " << kernel << ": " << chosen.error() << "\n";
+    return 2;
+  }
   boot::BootRequest req;
-  req.launch.kernel = kernel;
-  req.launch.initrd = initrd;
+  req.launch.kernel = chosen->kernel;
+  req.launch.initrd = initrd.empty() ? chosen->initrd : std::filesystem::path(initrd);
+  req.launch.kernel_args = chosen->kernel_args;
   req.launch.ram_bytes = std::uint64_t{ram_mib} << 20;
   req.launch.cpus = cpus;
   req.launch.gdb_port = gdb_port;
@@ -95,7 +104,8 @@ int main(int argc, char** argv) {
 
   try {
     launcher::LaunchOptions probe = req.launch;
-    probe.kernel_args = {"vscsim.then=poweroff"};
+    probe.kernel_args = chosen->kernel_args;
+    probe.kernel_args.push_back("vscsim.then=poweroff");
     probe.console_log.clear();
     probe.console_on_stdio = false;
     probe.gdb_port.reset();

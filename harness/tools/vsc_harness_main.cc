@@ -26,6 +26,7 @@
 #include <iostream>
 #include <thread>
 
+#include "guest_kernel.h"
 #include "vscsim/build_config.h"
 #include "vscsim/launcher/kvm_probe.h"
 #include "vscsim/launcher/stop_signal.h"
@@ -67,7 +68,7 @@ void add_selection(CLI::App& cmd, Selection& s) {
 }
 
 // The plan, or an exit code after printing why not.
-std::variant<scenario::Plan, int> make_plan(const Selection& s) {
+std::variant<scenario::Plan, int> make_plan(const Selection& s, bool debug_kernel = false) {
   std::vector<fs::path> sources;
   for (const auto& p : s.suite) sources.emplace_back(p);
   if (sources.empty()) sources.emplace_back(build_config::kScenarioDir);
@@ -79,6 +80,7 @@ std::variant<scenario::Plan, int> make_plan(const Selection& s) {
   scenario::Selection sel;
   sel.filters = s.filters;
   sel.repeat = s.repeat;
+  sel.debug_kernel = debug_kernel;
   for (const auto& f : s.filters) {
     if (auto r = scenario::check_filter(f); !r.ok()) {
       std::cerr << "vsc-harness: --filter " << f << ": " << r.error() << "\n";
@@ -171,14 +173,16 @@ bool parse_module_overrides(const std::vector<std::string>& specs, session::Sess
   return true;
 }
 
-// Where mutants of az_blob are built from and to (mutants and race-bench).
-mutants::BuildPaths mutant_build_paths() {
+// Where mutants of az_blob are built from and to (mutants and race-bench),
+// against the kernel the run boots; the debug kernel's get their own folder.
+mutants::BuildPaths mutant_build_paths(const tools::GuestKernel& kernel) {
   mutants::BuildPaths b;
   b.source_dir = build_config::kAzBlobSourceDir;
-  b.kernel_build_dir = build_config::kKernelBuildDir;
-  b.extra_symbols = build_config::kVmbusSymvers;
+  b.kernel_build_dir = kernel.module_build_dir;
+  b.extra_symbols = kernel.vmbus_symvers;
   b.include_dirs = {build_config::kRaceGateIncludeDir};
-  b.out_root = build_config::kMutantBuildDir;
+  b.out_root = kernel.debug ? fs::path(build_config::kMutantBuildDir) / "debug-kernel"
+                            : fs::path(build_config::kMutantBuildDir);
   return b;
 }
 
@@ -191,7 +195,9 @@ struct GuestOptions {
 };
 
 void add_guest_options(CLI::App& cmd, GuestOptions& g) {
-  cmd.add_option("--kernel", g.kernel, "Guest kernel: stock (the pinned Debian cloud kernel) or an image path");
+  cmd.add_option("--kernel", g.kernel,
+                 "Guest kernel: stock (the pinned Debian cloud kernel), debug (KASAN, lockdep, fault injection; "
+                 "built by `cmake --build build --target debug_guest`) or an image path");
   cmd.add_option("--accel", g.accel, "auto (KVM if a probe boot works, else TCG), tcg or kvm")
       ->check(CLI::IsMember({"auto", "tcg", "kvm"}));
   cmd.add_flag("--keep-run-dirs", g.keep_run_dirs, "Keep every guest run folder (failed ones are always kept)");
@@ -202,33 +208,26 @@ void add_guest_options(CLI::App& cmd, GuestOptions& g) {
 std::variant<session::SuiteConfig, int> suite_config(const GuestOptions& g) {
   session::SuiteConfig config;
   config.session.vsp_sim_binary = build_config::kVspSimBinary;
-  config.session.initrd = build_config::kStockInitramfs;
-  if (g.kernel == "stock") {
-    config.session.kernel = build_config::kStockKernel;
-  } else if (g.kernel == "debug") {
-    std::cerr << "vsc-harness: --kernel debug: the debug kernel (KASAN, lockdep) is not built by this project yet "
-                 "(issue 8); use stock or an image path\n";
+  auto kernel = tools::resolve_guest_kernel(g.kernel);
+  if (!kernel.ok()) {
+    std::cerr << "vsc-harness: --kernel " << g.kernel << ": " << kernel.error() << "\n";
     return kExitUsage;
-  } else {
-    config.session.kernel = g.kernel;
-    if (!fs::is_regular_file(config.session.kernel)) {
-      std::cerr << "vsc-harness: --kernel " << g.kernel << ": no such file (stock, or a kernel image path)\n";
-      return kExitUsage;
-    }
   }
+  config.session.kernel = kernel->kernel;
+  config.session.initrd = kernel->initrd;
+  config.session.kernel_args = kernel->kernel_args;
   config.session.keep_run_dirs = g.keep_run_dirs;
   config.session.boot_timeout = std::chrono::milliseconds(static_cast<long>(g.boot_timeout_s * 1000));
-  for (const auto* binary : {build_config::kVspSimBinary, build_config::kStockInitramfs}) {
-    if (!fs::exists(binary)) {
-      std::cerr << "vsc-harness: " << binary << " is missing: build the project first (cmake --build build)\n";
-      return kExitUsage;
-    }
+  if (!fs::exists(build_config::kVspSimBinary)) {
+    std::cerr << "vsc-harness: " << build_config::kVspSimBinary << " is missing: build the project first (cmake --build build)\n";
+    return kExitUsage;
   }
   try {
     launcher::LaunchOptions probe;
     probe.kernel = config.session.kernel;
     probe.initrd = config.session.initrd;
-    probe.kernel_args = {"vscsim.then=poweroff"};
+    probe.kernel_args = kernel->kernel_args;
+    probe.kernel_args.push_back("vscsim.then=poweroff");
     const auto choice = launcher::choose_accel(*launcher::parse_accel(g.accel), probe, build_config::kCacheDir);
     config.session.accel = choice.accel;
     std::cerr << "vsc-harness: accelerator " << launcher::to_string(choice.accel) << " (" << choice.reason << ")\n";
@@ -325,7 +324,8 @@ int main(int argc, char** argv) {
       std::cerr << "vsc-harness: no mutant in " << build_config::kMutantDir << " matches the filter\n";
       return kExitUsage;
     }
-    auto planned = make_plan(mut_sel);
+    const bool debug = mut_guest.kernel == "debug";
+    auto planned = make_plan(mut_sel, debug);
     if (auto* code = std::get_if<int>(&planned)) return *code;
     auto config = suite_config(mut_guest);
     if (auto* code = std::get_if<int>(&config)) return *code;
@@ -333,7 +333,8 @@ int main(int argc, char** argv) {
     o.plan = std::get<scenario::Plan>(std::move(planned));
     std::cout << scenario::describe_plan(o.plan) << std::flush;
     o.suite = std::get<session::SuiteConfig>(std::move(config));
-    o.build = mutant_build_paths();
+    o.build = mutant_build_paths(*tools::resolve_guest_kernel(mut_guest.kernel));
+    o.debug_kernel = debug;
     const auto args = [](const auto& command) { return std::vector<std::string>(command.begin(), command.end()); };
     o.static_checks.uapi_c99 = args(build_config::kAzBlobUapiC99Command);
     o.static_checks.uapi_cxx20 = args(build_config::kAzBlobUapiCxx20Command);
@@ -356,13 +357,14 @@ int main(int argc, char** argv) {
       std::cerr << found.error() << "vsc-harness: the mutant files above are malformed; nothing was run\n";
       return kExitUsage;
     }
-    auto planned = make_plan(race_sel);
+    const bool debug = race_guest.kernel == "debug";
+    auto planned = make_plan(race_sel, debug);
     if (auto* code = std::get_if<int>(&planned)) return *code;
     auto config = suite_config(race_guest);
     if (auto* code = std::get_if<int>(&config)) return *code;
     const auto& plan = std::get<scenario::Plan>(planned);
     mutants::RaceBenchOptions o;
-    o.races = mutants::pair_races(plan.scenarios, found.value(), false);
+    o.races = mutants::pair_races(plan.scenarios, found.value(), debug);
     if (o.races.empty()) {
       std::cerr << "vsc-harness: no scenario tagged race and item-N matches, or no stock mutant of its item\n";
       return kExitUsage;
@@ -374,7 +376,7 @@ int main(int argc, char** argv) {
     }
     std::cout << std::flush;
     o.suite = std::get<session::SuiteConfig>(std::move(config));
-    o.build = mutant_build_paths();
+    o.build = mutant_build_paths(*tools::resolve_guest_kernel(race_guest.kernel));
     o.run_seed = plan.run_seed;
     o.gated_runs = gated_runs;
     o.ungated_budget_s = ungated_budget_s;
@@ -386,7 +388,7 @@ int main(int argc, char** argv) {
   }
 
   launcher::install_stop_handlers();
-  auto planned = make_plan(sel);
+  auto planned = make_plan(sel, guest.kernel == "debug");
   if (auto* code = std::get_if<int>(&planned)) return *code;
   const auto& plan = std::get<scenario::Plan>(planned);
   // The whole plan, seeds and faults included, before anything runs.

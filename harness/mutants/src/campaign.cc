@@ -53,6 +53,7 @@ Campaign run_campaign(const CampaignOptions& o, std::ostream& log) {
   Campaign c;
   c.command_line = o.command_line;
   c.run_seed = o.plan.run_seed;
+  c.debug_kernel = o.debug_kernel;
   session::SuiteConfig config = o.suite;
   config.keep_going = true;
 
@@ -104,7 +105,7 @@ Campaign run_campaign(const CampaignOptions& o, std::ostream& log) {
     session::SuiteConfig mc = config;
     mc.session.module_override[kMutatedModule] = built.ko;
     const auto rep = run_suite(o, mc);
-    auto r = classify(m, rep, statics);
+    auto r = classify(m, rep, statics, o.debug_kernel);
     r.run_seconds = since(tr);
     r.build_seconds = built.seconds;
     r.build_log = built.log.string();

@@ -132,8 +132,9 @@ std::string to_table(const Campaign& c) {
     }
     return out;
   }
-  out += fmt::format("baseline: passed ({} static checks, {} iterations, {:.1f} s)\n\n",
-                     c.baseline_static_checks.size(), c.baseline_runs, c.baseline_seconds);
+  out += fmt::format("baseline: passed ({} static checks, {} iterations, {:.1f} s) on the {} kernel\n\n",
+                     c.baseline_static_checks.size(), c.baseline_runs, c.baseline_seconds,
+                     c.debug_kernel ? "debug" : "stock");
   std::size_t w = 6;
   for (const auto& r : c.results) w = std::max(w, r.mutant.name.size());
   out += fmt::format("{:<{}}  item  {:<12}  {:<18}  {:>6}  caught by\n", "mutant", w, "needs", "outcome", "time");
@@ -163,6 +164,7 @@ std::string to_json(const Campaign& c) {
   json j;
   j["command_line"] = c.command_line;
   j["run_seed"] = std::to_string(c.run_seed);
+  j["kernel"] = c.debug_kernel ? "debug" : "stock";
   auto checks = [](const std::vector<StaticCheckResult>& v) {
     json a = json::array();
     for (const auto& x : v) {

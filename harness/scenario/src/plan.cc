@@ -129,7 +129,12 @@ Result<Plan, std::string> make_plan(const Suite& suite, const Selection& selecti
   std::sort(selected.begin(), selected.end(),
             [](const auto* a, const auto* b) { return a->scenario.name() < b->scenario.name(); });
   for (std::size_t k = 0; k < selected.size(); ++k) {
-    if (k % selection.shard.count == selection.shard.index) plan.scenarios.push_back(*selected[k]);
+    if (k % selection.shard.count != selection.shard.index) continue;
+    if (selected[k]->scenario.needs_debug_kernel() && !selection.debug_kernel) {
+      plan.not_run.push_back(selected[k]->scenario.name());
+    } else {
+      plan.scenarios.push_back(*selected[k]);
+    }
   }
 
   for (std::uint32_t round = 0; round < selection.repeat; ++round) {
@@ -212,6 +217,12 @@ std::string describe_plan(const Plan& plan) {
   out += "selection: filter " + (filters.empty() ? std::string("(all)") : filters) + "; shard " +
          std::to_string(sel.shard.index) + "/" + std::to_string(sel.shard.count) + "; repeat " +
          std::to_string(sel.repeat) + "\n";
+  if (!plan.not_run.empty()) {
+    std::string names;
+    for (const auto& n : plan.not_run) names += (names.empty() ? "" : ", ") + n;
+    out += "not run: " + std::to_string(plan.not_run.size()) + " scenario(s) that need the debug kernel (--kernel "
+           "debug): " + names + "\n";
+  }
   if (plan.scenarios.empty()) return out + "no scenario is selected\n";
   for (std::size_t i = 0; i < plan.scenarios.size(); ++i) {
     out += "\n" + describe_scenario(plan.scenarios[i]);

@@ -115,6 +115,30 @@ BOOST_AUTO_TEST_CASE(filters_are_globs_or_tags_and_any_one_selects) {
   BOOST_TEST(make_plan(suite, sel, 1)->runs.empty());
 }
 
+BOOST_AUTO_TEST_CASE(debug_kernel_scenarios_run_only_on_the_debug_kernel_and_are_named_otherwise) {
+  const auto suite = suite_of({{"alpha", R"(name: "alpha")"},
+                               {"kasan", R"(name: "kasan" needs_debug_kernel: true)"},
+                               {"zulu", R"(name: "zulu" needs_debug_kernel: true)"}});
+  Selection sel;
+  const auto stock = make_plan(suite, sel, 1);
+  BOOST_TEST(names(*stock) == std::vector<std::string>{"alpha"}, boost::test_tools::per_element());
+  BOOST_TEST(stock->not_run == (std::vector<std::string>{"kasan", "zulu"}), boost::test_tools::per_element());
+  const auto text = describe_plan(*stock);
+  BOOST_TEST(text.find("not run: 2 scenario(s) that need the debug kernel (--kernel debug): kasan, zulu") !=
+                 std::string::npos,
+             text);
+  sel.debug_kernel = true;
+  const auto debug = make_plan(suite, sel, 1);
+  BOOST_TEST(names(*debug) == (std::vector<std::string>{"alpha", "kasan", "zulu"}), boost::test_tools::per_element());
+  BOOST_TEST(debug->not_run.empty());
+  // A filter that selects only what cannot run leaves an empty plan that says why.
+  sel.debug_kernel = false;
+  sel.filters = {"kasan"};
+  const auto none = make_plan(suite, sel, 1);
+  BOOST_TEST(none->runs.empty());
+  BOOST_TEST(none->not_run == std::vector<std::string>{"kasan"}, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(shards_split_the_sorted_selection_by_index_mod_count) {
   const auto suite = five();
   Selection sel;

@@ -86,7 +86,8 @@ Result<std::unique_ptr<GuestSession>, std::string> GuestSession::start(const Ses
   req.launch.accel = config.accel;
   req.launch.name = config.name;
   req.launch.deadline = config.lifetime;
-  req.launch.kernel_args = {"vscsim.agent=1"};
+  req.launch.kernel_args = config.kernel_args;
+  req.launch.kernel_args.push_back("vscsim.agent=1");
   req.ready_timeout = config.boot_timeout;
   for (const auto& m : setup.module()) {
     if (m != kTransportModule) continue;

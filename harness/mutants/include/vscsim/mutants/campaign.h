@@ -26,6 +26,8 @@ struct CampaignOptions {
   StaticCheckCommands static_checks;
   std::vector<Mutant> mutants;
   std::string command_line;
+  // The suite boots the debug kernel: debug-kernel mutants can be caught.
+  bool debug_kernel = false;
 };
 
 // Progress goes to `log` (one line per phase; the suite's progress line to

@@ -81,6 +81,7 @@ Score score(const std::vector<MutantResult>& results);
 struct Campaign {
   std::string command_line;
   std::uint64_t run_seed = 0;
+  bool debug_kernel = false;  // the suite ran on the debug kernel
   bool baseline_passed = false;
   unsigned baseline_runs = 0;
   std::vector<StaticCheckResult> baseline_static_checks;

@@ -37,6 +37,9 @@ struct Selection {
   std::vector<std::string> filters;
   Shard shard;
   std::uint32_t repeat = 1;  // iterations of each scenario
+  // The run boots the debug kernel; without it, scenarios that need it are
+  // left out of the plan (Plan::not_run) whatever the filters say.
+  bool debug_kernel = false;
 };
 
 // Parsers for the command line; the error says what was expected.
@@ -71,6 +74,9 @@ struct Plan {
   bool run_seed_drawn = false;  // from /dev/urandom rather than --seed
   Selection selection;
   std::vector<LoadedScenario> scenarios;  // the selected ones, by name
+  // Selected by the filters and the shard but left out: needs_debug_kernel
+  // scenarios on another kernel. Names, sorted.
+  std::vector<std::string> not_run;
   // Round by round: iteration 0 of every scenario, then iteration 1, ... so
   // that a run stopped early has covered every scenario as evenly as it can.
   std::vector<PlannedRun> runs;

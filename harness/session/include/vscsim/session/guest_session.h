@@ -43,6 +43,8 @@ struct SessionConfig {
   std::filesystem::path vsp_sim_binary;
   std::filesystem::path kernel;
   std::filesystem::path initrd;
+  // More kernel command-line arguments (the debug kernel's hung-task timeout).
+  std::vector<std::string> kernel_args;
   launcher::Accel accel = launcher::Accel::Tcg;  // resolved (never Auto)
   std::string name = "vsc-harness";
   std::chrono::milliseconds boot_timeout{std::chrono::seconds(120)};
