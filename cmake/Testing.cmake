@@ -3,7 +3,8 @@
 #   vscsim_add_test(ring_test SOURCES ring_test.cc LIBS vscsim_ring LABELS unit)
 #
 # LABELS are CTest labels: `unit` (fast, in-process), `vm` (boots a guest),
-# `fuzz`, `libvirt`. `ctest -L unit` runs only the fast ones. TIMEOUT is in
+# `debug-kernel` (boots the debug kernel, also `vm`: build the debug_guest
+# target first), `fuzz`, `libvirt`. `ctest -L unit` runs only the fast ones. TIMEOUT is in
 # seconds (default 60); it is a hang guard, not a performance assertion.
 set(VSCSIM_TEST_OUTPUT_DIR ${CMAKE_BINARY_DIR}/tests)
 

@@ -16,28 +16,15 @@
 #include "vscsim/report/json.h"
 
 using namespace vscsim;
+using vscsim::testing::has;
 using vscsim::testing::run_command;
+using vscsim::testing::slurp;
 namespace fs = std::filesystem;
 
 namespace {
 
 const std::string kHarness = VSC_HARNESS_BINARY;
 const fs::path kScenarios = VSCSIM_SCENARIOS_DIR;
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("vsc-harness-vm-" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 report::RunReport load_report(const fs::path& p) {
   auto r = report::from_json(slurp(p));
@@ -72,7 +59,7 @@ void derive(const fs::path& dir, const std::string& from, const std::string& to,
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(default_suite_passes_and_the_same_seed_gives_the_same_result) {
-  TempDir dir;
+  vscsim::testing::TempDir dir("vsc-harness-vm");
   std::map<std::string, Outcomes> runs;
   for (const char* tag : {"first", "second"}) {
     const fs::path json = dir.path / (std::string(tag) + ".json");
@@ -84,9 +71,18 @@ BOOST_AUTO_TEST_CASE(default_suite_passes_and_the_same_seed_gives_the_same_resul
     BOOST_TEST(has(r.output, "seed"), "the plan and its seed are printed first");
     const auto rep = load_report(json);
     BOOST_TEST(rep.run_seed() == 42u);
-    // Every scenario of the folder, each passed (negative controls caught).
+    // Every scenario of the folder but those for the debug kernel, each
+    // passed (negative controls caught); the plan names the others.
     std::uint32_t files = 0;
-    for (const auto& e : fs::directory_iterator(kScenarios)) files += e.path().extension() == ".textproto";
+    for (const auto& e : fs::directory_iterator(kScenarios)) {
+      if (e.path().extension() != ".textproto") continue;
+      if (has(slurp(e.path()), "\nneeds_debug_kernel: true")) {
+        BOOST_TEST(has(r.output, e.path().stem().string()), "the plan names " << e.path().stem() << " as not run");
+      } else {
+        ++files;
+      }
+    }
+    BOOST_TEST(has(r.output, "not run: "), "the plan says which scenarios need the debug kernel");
     BOOST_TEST(rep.totals().runs() == files);
     BOOST_TEST(rep.totals().passed() == files);
     BOOST_TEST(rep.kernel().release() == "6.1.0-50-cloud-amd64");
@@ -112,7 +108,7 @@ BOOST_AUTO_TEST_CASE(default_suite_passes_and_the_same_seed_gives_the_same_resul
 }
 
 BOOST_AUTO_TEST_CASE(a_suite_built_to_fail_is_reported_by_the_right_checkers) {
-  TempDir dir;
+  vscsim::testing::TempDir dir("vsc-harness-vm");
   const fs::path suite = dir.path / "suite";
   fs::create_directories(suite);
   // The negative controls without their `expect`: now they must fail.
