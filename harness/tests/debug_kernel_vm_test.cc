@@ -2,9 +2,11 @@
 // it boots with the project's modules built for it; KASAN reports vsc_smoke's
 // deliberate use after free and the console checker fails that negative
 // control as designed; the fault-injection scenario of catalogue item 12
-// passes with the hardened az_blob; and the two mutants that only this kernel
-// can show (02, 12) are caught. Needs `cmake --build build --target
-// debug_guest` first; without it every case fails saying so.
+// passes with the hardened az_blob; the two mutants that only this kernel
+// can show (02, 12) are caught; and the whole suite, forced races included,
+// passes under KASAN, lockdep and the object debugging with the hardened
+// driver. Needs `cmake --build build --target debug_guest` first; without it
+// every case fails saying so.
 #define BOOST_TEST_MODULE debug_kernel_vm
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
@@ -92,4 +94,29 @@ BOOST_AUTO_TEST_CASE(the_mutants_that_need_the_debug_kernel_are_caught_on_it) {
       BOOST_TEST(by_console, m["caught_by"].dump());
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(the_whole_suite_races_included_passes_on_the_debug_kernel) {
+  require_debug_kernel();
+  vscsim::testing::TempDir dir("debug-kernel-vm");
+  const fs::path json = dir.path / "all.json";
+  const auto r = run_command(kHarness + " run --kernel debug --seed 42 --keep-going --json " + json.string());
+  BOOST_TEST_MESSAGE(r.output);
+  BOOST_TEST(r.exit_code == 0);
+  BOOST_TEST(!has(r.output, "not run: "), "nothing is left out on the debug kernel");
+  auto rep = report::from_json(slurp(json));
+  BOOST_REQUIRE_MESSAGE(rep.ok(), (rep.ok() ? std::string() : rep.error()));
+  BOOST_TEST(rep->totals().runs() == rep->totals().passed());
+  unsigned races = 0;
+  for (const auto& s : rep->result()) {
+    BOOST_TEST_CONTEXT(s.name()) {
+      BOOST_TEST(s.status() == report::ScenarioResult::PASS, s.message());
+      BOOST_TEST(s.checker() == s.expected_checker(), s.message());
+    }
+  }
+  for (const char* race : {"open_during_removal", "rebind_during_request", "rescind_before_wait", "shared_fd_rescind",
+                           "removing_flag_race"}) {
+    for (const auto& s : rep->result()) races += s.name() == race;
+  }
+  BOOST_TEST(races == 5u, "the forced races ran");
 }

@@ -36,7 +36,9 @@ Result<GuestKernel, std::string> resolve_guest_kernel(std::string_view choice, c
     g.initrd = paths.debug_initrd;
     g.module_build_dir = paths.debug_build_dir;
     g.vmbus_symvers = paths.debug_vmbus_symvers;
-    g.kernel_args = {fmt::format("sysctl.kernel.hung_task_timeout_secs={}", kDebugHungTaskTimeoutSeconds)};
+    // kasan_multi_shot: every KASAN report, not only the first of the boot.
+    g.kernel_args = {fmt::format("sysctl.kernel.hung_task_timeout_secs={}", kDebugHungTaskTimeoutSeconds),
+                     "kasan_multi_shot"};
     for (const fs::path& needed : {g.kernel, g.initrd, g.vmbus_symvers}) {
       if (!fs::exists(needed)) {
         return Err(fmt::format(

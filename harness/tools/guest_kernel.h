@@ -16,7 +16,8 @@ namespace vscsim::tools {
 struct GuestKernel {
   std::filesystem::path kernel;
   std::filesystem::path initrd;
-  // Command-line arguments this kernel boots with beyond the launcher's own.
+  // Command-line arguments this kernel boots with beyond the launcher's own
+  // (debug: a short hung-task timeout, every KASAN report).
   std::vector<std::string> kernel_args;
   // What out-of-tree modules for it are built against (mutants).
   std::filesystem::path module_build_dir;

@@ -76,7 +76,8 @@ BOOST_AUTO_TEST_CASE(debug_built_boots_its_initramfs_with_a_short_hung_task_time
   BOOST_TEST(g->initrd == p.debug_initrd);
   BOOST_TEST(g->module_build_dir == p.debug_build_dir);
   BOOST_TEST(g->vmbus_symvers == p.debug_vmbus_symvers);
-  BOOST_TEST(g->kernel_args == std::vector<std::string>{"sysctl.kernel.hung_task_timeout_secs=10"},
+  BOOST_TEST(g->kernel_args ==
+                 (std::vector<std::string>{"sysctl.kernel.hung_task_timeout_secs=10", "kasan_multi_shot"}),
              boost::test_tools::per_element());
 }
 

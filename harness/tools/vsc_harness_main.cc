@@ -186,6 +186,22 @@ mutants::BuildPaths mutant_build_paths(const tools::GuestKernel& kernel) {
   return b;
 }
 
+// The mutants of vsc/az_blob/mutants/ matching `filters`, or an exit code
+// after saying why not (malformed headers; none matching, unless allowed).
+std::variant<std::vector<mutants::Mutant>, int> load_selected_mutants(const std::vector<std::string>& filters,
+                                                                     bool none_is_an_error) {
+  auto found = mutants::load_mutants(build_config::kMutantDir, filters);
+  if (!found.ok()) {
+    std::cerr << found.error() << "vsc-harness: the mutant files above are malformed; nothing was run\n";
+    return kExitUsage;
+  }
+  if (none_is_an_error && found->empty()) {
+    std::cerr << "vsc-harness: no mutant in " << build_config::kMutantDir << " matches the filter\n";
+    return kExitUsage;
+  }
+  return std::move(found).value();
+}
+
 // What run and mutants share: the guest options.
 struct GuestOptions {
   std::string kernel = "stock";
@@ -315,15 +331,8 @@ int main(int argc, char** argv) {
 
   if (mut_cmd->parsed()) {
     launcher::install_stop_handlers();
-    auto found = mutants::load_mutants(build_config::kMutantDir, mutant_filters);
-    if (!found.ok()) {
-      std::cerr << found.error() << "vsc-harness: the mutant files above are malformed; nothing was run\n";
-      return kExitUsage;
-    }
-    if (found->empty()) {
-      std::cerr << "vsc-harness: no mutant in " << build_config::kMutantDir << " matches the filter\n";
-      return kExitUsage;
-    }
+    auto found = load_selected_mutants(mutant_filters, true);
+    if (auto* code = std::get_if<int>(&found)) return *code;
     const bool debug = mut_guest.kernel == "debug";
     auto planned = make_plan(mut_sel, debug);
     if (auto* code = std::get_if<int>(&planned)) return *code;
@@ -341,7 +350,7 @@ int main(int argc, char** argv) {
     o.static_checks.sparse = args(build_config::kAzBlobSparseCommand);
     o.static_checks.source_dir = build_config::kAzBlobSourceDir;
     o.static_checks.sparse_work_dir = build_config::kAzBlobSparseWorkDir;
-    o.mutants = std::move(found).value();
+    o.mutants = std::get<std::vector<mutants::Mutant>>(std::move(found));
     o.command_line = command_line;
     const auto campaign = mutants::run_campaign(o, std::cerr);
     std::cout << mutants::to_table(campaign) << std::flush;
@@ -352,11 +361,8 @@ int main(int argc, char** argv) {
 
   if (race_cmd->parsed()) {
     launcher::install_stop_handlers();
-    auto found = mutants::load_mutants(build_config::kMutantDir, race_mutant_filters);
-    if (!found.ok()) {
-      std::cerr << found.error() << "vsc-harness: the mutant files above are malformed; nothing was run\n";
-      return kExitUsage;
-    }
+    auto found = load_selected_mutants(race_mutant_filters, false);
+    if (auto* code = std::get_if<int>(&found)) return *code;
     const bool debug = race_guest.kernel == "debug";
     auto planned = make_plan(race_sel, debug);
     if (auto* code = std::get_if<int>(&planned)) return *code;
@@ -364,7 +370,7 @@ int main(int argc, char** argv) {
     if (auto* code = std::get_if<int>(&config)) return *code;
     const auto& plan = std::get<scenario::Plan>(planned);
     mutants::RaceBenchOptions o;
-    o.races = mutants::pair_races(plan.scenarios, found.value(), debug);
+    o.races = mutants::pair_races(plan.scenarios, std::get<std::vector<mutants::Mutant>>(found), debug);
     if (o.races.empty()) {
       std::cerr << "vsc-harness: no scenario tagged race and item-N matches, or no stock mutant of its item\n";
       return kExitUsage;

@@ -20,14 +20,7 @@ double since(std::chrono::steady_clock::time_point t0) {
 }
 
 report::RunReport run_suite(const CampaignOptions& o, const session::SuiteConfig& config) {
-  report::RunReport rep;
-  rep.set_run_seed(o.plan.run_seed);
-  rep.set_run_seed_drawn(o.plan.run_seed_drawn);
-  rep.mutable_start_time()->set_seconds(std::time(nullptr));
-  rep.set_command_line(o.command_line);
-  report::ProgressLine progress(std::cerr, report::ProgressLine::mode_for(2), o.plan.runs.size());
-  session::run_plan(o.plan, config, progress, rep);
-  return rep;
+  return session::run_plan_with_progress(o.plan, config, o.command_line);
 }
 
 // The static checks of `tree`, their logs and sparse's scratch in `dir`.

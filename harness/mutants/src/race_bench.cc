@@ -69,10 +69,7 @@ Tally run_copies(std::vector<scenario::LoadedScenario> copies, const std::vector
     run.seed = seeds[i];
     plan.runs.push_back(run);
   }
-  report::RunReport rep;
-  rep.set_run_seed(run_seed);
-  report::ProgressLine progress(std::cerr, report::ProgressLine::mode_for(2), plan.runs.size());
-  session::run_plan(plan, config, progress, rep);
+  const report::RunReport rep = session::run_plan_with_progress(plan, config);
   Tally t;
   for (const auto& it : rep.result()) {
     ++t.runs;

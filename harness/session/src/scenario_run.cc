@@ -351,6 +351,10 @@ report::ScenarioResult run_iteration(GuestSession& session, const scenario::Load
     // As for a guest that stopped answering: what the harness could not do
     // after the kernel's report is its consequence, not the verdict.
     harness_error.clear();
+    // A kernel that has reported a problem is not trusted with the next
+    // iteration: its state may be corrupt, lockdep switches itself off after
+    // its first report and KASAN prints only its first. The next one boots afresh.
+    session.mark_broken("the kernel reported a problem; the next iteration boots a fresh guest");
   }
   // The same window: from before the drivers loaded to after they unloaded,
   // so a probe or a removal that talks is seen.

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <ctime>
+#include <iostream>
+
 #include "vscsim/launcher/stop_signal.h"
 #include "vscsim/report/run_report.h"
 
@@ -90,6 +93,18 @@ void run_plan(const scenario::Plan& plan, const SuiteConfig& config, report::Pro
   progress.done();
   *report.mutable_totals() = report::count_totals(report);
   report.set_duration_s(std::chrono::duration<double>(Clock::now() - run_start).count());
+}
+
+report::RunReport run_plan_with_progress(const scenario::Plan& plan, const SuiteConfig& config,
+                                         const std::string& command_line) {
+  report::RunReport rep;
+  rep.set_run_seed(plan.run_seed);
+  rep.set_run_seed_drawn(plan.run_seed_drawn);
+  rep.mutable_start_time()->set_seconds(std::time(nullptr));
+  rep.set_command_line(command_line);
+  report::ProgressLine progress(std::cerr, report::ProgressLine::mode_for(2), plan.runs.size());
+  run_plan(plan, config, progress, rep);
+  return rep;
 }
 
 }  // namespace vscsim::session

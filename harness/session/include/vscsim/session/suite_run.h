@@ -29,4 +29,10 @@ struct SuiteConfig {
 void run_plan(const scenario::Plan& plan, const SuiteConfig& config, report::ProgressLine& progress,
               report::RunReport& report);
 
+// The same for commands that run many plans (mutants, race-bench): a report
+// with the plan's seed, the start time and `command_line`, a progress line on
+// stderr.
+report::RunReport run_plan_with_progress(const scenario::Plan& plan, const SuiteConfig& config,
+                                         const std::string& command_line = {});
+
 }  // namespace vscsim::session
