@@ -86,13 +86,17 @@ class Shared {
 struct GuestActor {
   const scenario::Thread* thread = nullptr;
   std::size_t first_result = 0;  // index of its step 0 in Outcome::steps
-  int next = 0;                  // the step to run next
+  int total = 0;                 // steps over every round (thread.repeat)
+  int next = 0;                  // the step to run next, counting through the rounds
   std::optional<std::uint64_t> in_flight;
   Clock::time_point deadline{};
   std::optional<std::string> waiting_at;
 
-  [[nodiscard]] bool done() const { return next >= thread->step_size() && !in_flight && !waiting_at; }
+  [[nodiscard]] const scenario::GuestStep& step(int i) const { return thread->step(i % thread->step_size()); }
+  [[nodiscard]] bool done() const { return next >= total && !in_flight && !waiting_at; }
 };
+
+int rounds_of(const scenario::Thread& t) { return t.repeat() > 1 ? static_cast<int>(t.repeat()) : 1; }
 
 std::uint32_t step_deadline_ms(const scenario::Scenario& s, std::uint32_t own) {
   if (own != 0) return own;
@@ -152,17 +156,20 @@ Outcome run_steps(const scenario::Scenario& s, GuestPort& guest, HostPort& host)
     GuestActor a;
     a.thread = &t;
     a.first_result = out.steps.size();
-    for (const scenario::GuestStep& step : t.step()) {
-      StepResult& r = out.steps.emplace_back();
-      r.set_name(step.name());
-      r.set_actor(t.name());
-      r.set_process(t.process());
-      r.set_verdict(StepResult::NOT_RUN);
-      if (step.kind_case() == scenario::GuestStep::kBarrier) {
-        r.set_kind("barrier");
-        parties[step.barrier()].insert(t.name());
-      } else {
-        r.set_kind(kind_name(step.op(), step.op().kind_case()));
+    a.total = t.step_size() * rounds_of(t);
+    for (int round = 0; round < rounds_of(t); ++round) {
+      for (const scenario::GuestStep& step : t.step()) {
+        StepResult& r = out.steps.emplace_back();
+        r.set_name(rounds_of(t) > 1 ? fmt::format("{}[{}]", step.name(), round) : step.name());
+        r.set_actor(t.name());
+        r.set_process(t.process());
+        r.set_verdict(StepResult::NOT_RUN);
+        if (step.kind_case() == scenario::GuestStep::kBarrier) {
+          r.set_kind("barrier");
+          parties[step.barrier()].insert(t.name());
+        } else {
+          r.set_kind(kind_name(step.op(), step.op().kind_case()));
+        }
       }
     }
     actors.push_back(a);
@@ -196,8 +203,8 @@ Outcome run_steps(const scenario::Scenario& s, GuestPort& guest, HostPort& host)
         a.waiting_at.reset();
         ++a.next;
       }
-      while (!a.in_flight && !a.waiting_at && a.next < a.thread->step_size()) {
-        const scenario::GuestStep& step = a.thread->step(a.next);
+      while (!a.in_flight && !a.waiting_at && a.next < a.total) {
+        const scenario::GuestStep& step = a.step(a.next);
         StepResult& r = results[a.first_result + static_cast<std::size_t>(a.next)];
         r.set_start_s(since());
         if (step.kind_case() == scenario::GuestStep::kBarrier) {
@@ -248,7 +255,7 @@ Outcome run_steps(const scenario::Scenario& s, GuestPort& guest, HostPort& host)
       if (it != by_id.end()) {
         GuestActor& a = actors[it->second];
         by_id.erase(it);
-        const scenario::GuestStep& step = a.thread->step(a.next);
+        const scenario::GuestStep& step = a.step(a.next);
         StepResult& r = results[a.first_result + static_cast<std::size_t>(a.next)];
         r.set_end_s(since());
         r.set_err(result.err());
@@ -270,7 +277,7 @@ Outcome run_steps(const scenario::Scenario& s, GuestPort& guest, HostPort& host)
       r.set_verdict(StepResult::NOT_MET);
       r.set_detail("no answer within its deadline");
       shared.fail({"deadline", fmt::format("{} on {}: no answer within {} ms", r.name(), r.actor(),
-                                           step_deadline_ms(s, a.thread->step(a.next).deadline_ms()))},
+                                           step_deadline_ms(s, a.step(a.next).deadline_ms()))},
                   true);
     }
     if (now >= scenario_deadline) {

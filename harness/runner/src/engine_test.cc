@@ -322,3 +322,35 @@ BOOST_AUTO_TEST_CASE(generated_puts_without_a_fill_seed_take_it_from_the_scenari
   BOOST_TEST((seeds_for(1) == one));
   BOOST_TEST(seeds_for(2)[0] != one[0]);
 }
+
+BOOST_AUTO_TEST_CASE(a_repeated_thread_runs_its_steps_round_after_round) {
+  ScriptedHost host;
+  int calls = 0;
+  ScriptedGuest guest([&](const va::Run& run) -> std::optional<va::OpResult> {
+    // The second call fails: round 1's.
+    if (run.op().has_write_file() && ++calls == 2) return failed(19, "ENODEV");
+    return ok();
+  });
+  const auto o = vr::run_steps(parse(R"(
+name: "t"
+thread { name: "loop" process: "main" repeat: 3
+  step { name: "open" op { open { path: "/dev/azure_blob" slot: "dev" } } }
+  step { name: "call" op { write_file { path: "/sys/x" data: "1" } } }
+}
+thread { name: "once" process: "main" step { name: "nap" op { sleep { ms: 5 } } } })"),
+                               guest, host);
+  BOOST_REQUIRE_EQUAL(guest.submitted.size(), 7u);
+  std::vector<std::string> names;
+  for (const auto& s : o.steps) names.push_back(s.name());
+  BOOST_TEST(names == (std::vector<std::string>{"open[0]", "call[0]", "open[1]", "call[1]", "open[2]", "call[2]",
+                                                "nap"}),
+             boost::test_tools::per_element());
+  // In order: each round's open before its call, rounds one after another.
+  BOOST_TEST(step(o, "call[0]").end_s() <= step(o, "open[1]").start_s());
+  BOOST_TEST(step(o, "open[2]").verdict() == StepResult::MET);
+  // The failing round is named in the failure; the rounds after it still run.
+  BOOST_REQUIRE(o.failure.has_value());
+  BOOST_TEST(o.failure->message.find("call[1] on loop") != std::string::npos, o.failure->message);
+  BOOST_TEST(step(o, "call[1]").verdict() == StepResult::NOT_MET);
+  BOOST_TEST(step(o, "call[2]").verdict() == StepResult::MET);
+}

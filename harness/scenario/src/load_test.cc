@@ -208,6 +208,31 @@ faults { rule { device: "blob0" delay_ms: 0 } })",
 faults { rule { device: "blob0" flood_ms: 600001 } })",
      2, 33, "faults.rule[0].flood_ms", "must be at most 600000"},
 
+    {"fault_unknown_operation", R"(name: "fault_unknown_operation"
+faults { rule { device: "blob0" operation: "putt" delay_ms: 5 } })",
+     2, 33, "faults.rule[0].operation", "unknown blob operation \"putt\" (create_container, delete_container, put, get, list, stat, delete)"},
+
+    {"fault_operation_not_completion", R"(name: "fault_operation_not_completion"
+faults { rule { device: "blob0" operation: "put" fail_open: true } })",
+     2, 33, "faults.rule[0].operation", "only completion actions match on an operation"},
+
+    {"loop_with_barrier", R"(name: "loop_with_barrier"
+thread {
+  name: "t"
+  repeat: 3
+  step { barrier: "b" }
+}
+host { step { barrier: "b" } })",
+     5, 10, "thread[0].step[0].barrier", "a repeated thread (repeat: 3) takes no barriers"},
+
+    {"loop_too_long", R"(name: "loop_too_long"
+thread {
+  name: "t"
+  repeat: 10001
+  step { op { sleep { ms: 1 } } }
+})",
+     4, 3, "thread[0].repeat", "must be at most 10000"},
+
     {"fault_flood_keyboard", R"(name: "fault_flood_keyboard"
 setup { device { name: "kbd" kind: "keyboard" } }
 faults { rule { device: "kbd" flood_ms: 100 } })",

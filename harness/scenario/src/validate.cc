@@ -8,6 +8,7 @@
 #include <span>
 #include <utility>
 
+#include "vscsim/blob.pb.h"
 #include "vscsim/scenario/errno_names.h"
 
 namespace vscsim::scenario::detail {
@@ -272,6 +273,21 @@ class Validator {
       if (a == A::kFloodMs && rule.flood_ms() > kMaxFloodMs) {
         f_.error(rpath / "flood_ms", "must be at most " + std::to_string(kMaxFloodMs));
       }
+      if (!rule.operation().empty()) {
+        // The names vsp-sim's blob model gives its requests: vscsim.blob.Request's `op` fields.
+        const auto* op = vscsim::blob::Request::descriptor()->FindOneofByName("op");
+        std::string names;
+        bool found = false;
+        for (int k = 0; k < op->field_count(); ++k) {
+          names += (k ? ", " : "") + op->field(k)->name();
+          found = found || op->field(k)->name() == rule.operation();
+        }
+        if (!on_completions) {
+          f_.error(rpath / "operation", "only completion actions match on an operation");
+        } else if (!found) {
+          f_.error(rpath / "operation", "unknown blob operation " + in_quotes(rule.operation()) + " (" + names + ")");
+        }
+      }
       if (a == A::kRescind) {
         f_.error(rpath / "rescind", "does not say when: use rescind_after_in_flight, rescind_on_close, or a host "
                                     "step `rescind` at a barrier");
@@ -307,6 +323,9 @@ class Validator {
       const std::string process = thread.process().empty() ? std::string(kDefaultProcess) : thread.process();
       if (!is_name(process)) f_.error(tpath / "process", in_quotes(process) + " " + std::string(kNameRule));
       if (thread.step_size() == 0) f_.warning(tpath, "thread " + in_quotes(thread.name()) + " has no steps");
+      constexpr std::uint32_t kMaxRepeat = 10000;
+      if (thread.repeat() > kMaxRepeat) f_.error(tpath / "repeat", "must be at most " + std::to_string(kMaxRepeat));
+      const bool repeated = thread.repeat() > 1;
 
       const std::size_t actor = actors_.size();
       actors_.push_back({thread.name(), tpath, {}});
@@ -329,11 +348,18 @@ class Validator {
             if (step.has_expect()) info.expect = &step.expect();
             check_op(info);
             if (step.op().has_exit()) exited_at = i;
+            if (step.op().has_exit() && repeated) {
+              f_.error(info.path / "op" / "exit", "a repeated thread cannot exit: its next round would never run");
+            }
             break;
           case GuestStep::kBarrier:
             info.barrier = step.barrier();
             check_barrier_name(info.path / "barrier", step.barrier());
             if (step.has_expect()) f_.error(info.path / "expect", "only operation steps have expectations; this is a barrier");
+            if (repeated) {
+              f_.error(info.path / "barrier", "a repeated thread (repeat: " + std::to_string(thread.repeat()) +
+                                                  ") takes no barriers");
+            }
             break;
           case GuestStep::KIND_NOT_SET:
             f_.error(info.path, "a guest step needs an op or a barrier");

@@ -140,6 +140,7 @@ Result<std::vector<control::Request>, std::string> fault_requests(const scenario
     f.set_after(rule.after_requests());
     f.set_count(rule.count());
     if (rule.has_trans_id()) f.set_trans_id(rule.trans_id());
+    f.set_operation(rule.operation());
     const auto a = rule.action_case();
     const bool on_completions = a == R::kDelayMs || a == R::kDropCompletion || a == R::kDuplicateCompletion ||
                                 a == R::kReorderCompletion || a == R::kWrongId || a == R::kTruncate ||

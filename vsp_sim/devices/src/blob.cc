@@ -118,14 +118,21 @@ void Blob::schedule(std::uint64_t trans_id, std::optional<Work> work, WireStatus
 void Blob::finish(std::uint64_t trans_id, const std::optional<Work>& work, WireStatus status,
                   bool drop) {
   blob_wire::Completion c{blob_wire::kCompletionLength, static_cast<std::uint32_t>(status), 0};
-  if (work) c = run(*work);
+  if (work) c = run(trans_id, *work);
   if (!drop) return complete(trans_id, static_cast<WireStatus>(c.error), c.response_len);
   ++counters_.withheld;
   log::logf(log::Level::kInfo, "blob: completion of request {} withheld (blob-drop)", trans_id);
   if (port_ != nullptr) port_->fault(HostFault::kDropCompletion, trans_id);
 }
 
-blob_wire::Completion Blob::run(const Work& work) {
+std::vector<std::string> Blob::operation_names() const {
+  std::vector<std::string> names;
+  const auto* op = blob::Request::descriptor()->FindOneofByName("op");
+  for (int i = 0; i < op->field_count(); ++i) names.push_back(op->field(i)->name());
+  return names;
+}
+
+blob_wire::Completion Blob::run(std::uint64_t trans_id, const Work& work) {
   const auto fail = [&](WireStatus status, const std::string& why) {
     VSCSIM_LOG_RATELIMITED(log::Level::kWarning, "blob: {}", why);
     return blob_wire::Completion{blob_wire::kCompletionLength, static_cast<std::uint32_t>(status),
@@ -148,6 +155,11 @@ blob_wire::Completion Blob::run(const Work& work) {
   }
   auto decoded = blobstore::decode_request(request_bytes);
   if (!decoded.ok()) return fail(WireStatus::kInvalidRequest, decoded.error());
+  if (const auto* field = blob::Request::descriptor()->FindOneofByName("op"); field != nullptr) {
+    if (const auto* set = decoded->GetReflection()->GetOneofFieldDescriptor(*decoded, field)) {
+      port_->name_operation(trans_id, set->name());
+    }
+  }
   std::vector<std::byte> input(rq.data_valid);
   if (auto r = mem.read_pages(work.pages, rq.data.offset, input); !r.ok()) {
     return fail(WireStatus::kInvalidRequest, r.error().describe());

@@ -105,6 +105,9 @@ Result<std::uint64_t, std::string> FaultEngine::add(const control::FaultRule& ru
       fault_class(rule.action_case()) != FaultClass::kInFlight) {
     return Err(fmt::format("{} matches no transaction id", action_name(rule.action_case())));
   }
+  if (!rule.operation().empty() && fault_class(rule.action_case()) != FaultClass::kCompletion) {
+    return Err(fmt::format("{} matches no operation (only completion rules do)", action_name(rule.action_case())));
+  }
   Rule r;
   r.id = next_id_++;
   r.rule = rule;
@@ -238,6 +241,7 @@ std::string describe(const FaultEngine::Rule& r) {
   if (f.count() != 0) out += fmt::format(" count={}", f.count());
   if (f.has_trans_id()) out += fmt::format(" id={}", f.trans_id());
   if (f.has_packet_type()) out += fmt::format(" type={}", f.packet_type());
+  if (!f.operation().empty()) out += fmt::format(" op={}", f.operation());
   out += fmt::format(" hits={}{}", r.hits, r.spent ? " spent" : "");
   return out;
 }

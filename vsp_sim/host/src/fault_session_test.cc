@@ -107,6 +107,38 @@ BOOST_AUTO_TEST_CASE(after_count_trans_id_and_relid_choose_which_completions_a_r
   BOOST_TEST(t.engine.rules()[2].seen == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(operation_matches_only_completions_of_requests_the_model_named_so) {
+  FaultSession t;
+  vc::FaultRule stats = rule_of([](vc::FaultRule& r) { r.mutable_drop(); });
+  stats.set_operation("stat");
+  t.add(stats);
+  vc::FaultRule gets = rule_of([](vc::FaultRule& r) { r.mutable_drop(); });
+  gets.set_operation("get");  // no get is sent: never meets a completion
+  t.add(gets);
+  t.request(1);  // create_container
+  t.s.post(vh::testing::stat("c1", "b"), 2);
+  t.s.f.session->poll();
+  t.request(3);
+  t.s.post(vh::testing::stat("c1", "b"), 4);
+  t.s.f.session->poll();
+  // An undecodable request has no operation: no rule with one meets it.
+  vh::testing::UserBuffers junk;
+  junk.request = "\xff\xff not a blob.Request";
+  t.s.post(junk, 5);
+  t.s.f.session->poll();
+  BOOST_TEST(t.ids() == (Ids{1, 3, 5}));
+  BOOST_TEST(t.faults() == (std::vector<Fault>{{"drop_completion", 2, 0}, {"drop_completion", 4, 0}}));
+  BOOST_TEST(t.engine.rules()[0].seen == 2u);
+  BOOST_TEST(t.engine.rules()[1].seen == 0u);
+  BOOST_TEST(vh::describe(t.engine.rules()[0]).find(" op=stat ") != std::string::npos);
+  // Only completion rules take one.
+  vc::FaultRule open = rule_of([](vc::FaultRule& r) { r.mutable_fail_open(); });
+  open.set_operation("put");
+  const auto refused = t.engine.add(open);
+  BOOST_TEST_REQUIRE(!refused.ok());
+  BOOST_TEST(refused.error().find("matches no operation") != std::string::npos, refused.error());
+}
+
 BOOST_AUTO_TEST_CASE(one_action_per_completion_the_oldest_rule_first) {
   FaultSession t;
   t.add(rule_of([](vc::FaultRule& r) { r.mutable_duplicate(); }, 0, 1));

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -165,6 +166,14 @@ Result<void, std::string> Host::check_rule(const control::FaultRule& rule) const
   if (!layout) {
     return Err(fmt::format("relid {} is a {} device: it sends no completions, so no {}", rule.relid(),
                            device->kind(), action_name(action)));
+  }
+  if (!rule.operation().empty()) {
+    const auto names = device->operation_names();
+    if (std::find(names.begin(), names.end(), rule.operation()) == names.end()) {
+      return Err(fmt::format("relid {} is a {} device, which has no operation '{}' ({})", rule.relid(),
+                             device->kind(), rule.operation(),
+                             names.empty() ? std::string("it names none") : fmt::format("{}", fmt::join(names, ", "))));
+    }
   }
   if (action == FaultRule::kTruncate && rule.truncate() >= layout->size) {
     return Err(fmt::format("truncate keeps fewer bytes than the {}-byte completion (0 to {})",

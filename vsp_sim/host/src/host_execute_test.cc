@@ -358,6 +358,21 @@ BOOST_AUTO_TEST_CASE(text_flood_rule_takes_its_ms_and_lists_it) {
   BOOST_TEST(host.faults().rules().front().rule.flood_ms() == 6000u);
 }
 
+BOOST_AUTO_TEST_CASE(text_rule_matches_on_an_operation_the_device_names) {
+  auto host = make_host({"blob", "keyboard"});
+  BOOST_TEST(host.command("fault delay_ms 1 ms=800 op=get") == "ok fault_id=1");
+  BOOST_TEST(host.command("faults") == "ok | #1 delay_ms relid=1 ms=800 op=get hits=0");
+  const std::string typo = host.command("fault drop 1 op=gett");
+  BOOST_TEST(typo.find("no operation 'gett' (create_container, delete_container, put, get, list, stat, delete)") !=
+                 std::string::npos,
+             typo);
+  const std::string keyboard = host.command("fault drop 2 op=get");
+  BOOST_TEST(starts_with(keyboard, "error "), keyboard);
+  const std::string not_completion = host.command("fault rescind_on_close 1 op=get");
+  BOOST_TEST(not_completion.find("matches no operation") != std::string::npos, not_completion);
+  BOOST_TEST(host.faults().rules().size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(text_fault_commands_refuse_bad_words) {
   auto host = make_host({"keyboard", "blob"});
   const auto error = [&](std::string_view line, std::string_view why) {

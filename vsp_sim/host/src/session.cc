@@ -54,6 +54,7 @@ devices::SendStatus Session::Channel::write(wire::PacketType type, std::uint16_t
                        flags, trans_id, static_cast<std::uint32_t>(payload.size())});
       }
       if (type == wire::PacketType::kCompletion && in_flight.erase(trans_id) != 0) {
+        operations.erase(trans_id);
         completed.push_back(trans_id);
         if (completed.size() > kRecentIds) completed.pop_front();
       }
@@ -84,6 +85,11 @@ devices::SendStatus Session::Channel::write(wire::PacketType type, std::uint16_t
 
 void Session::Channel::fault(devices::HostFault fault, std::uint64_t trans_id) {
   session.record_fault(relid, fault, trans_id, 0);
+}
+
+void Session::Channel::name_operation(std::uint64_t trans_id, std::string_view operation) {
+  // Only requests in flight: their number is bounded, and so is this map.
+  if (in_flight.contains(trans_id)) operations[trans_id] = std::string(operation);
 }
 
 // ---- Session ----

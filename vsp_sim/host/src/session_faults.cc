@@ -52,7 +52,13 @@ SendStatus Session::faulty_send(Channel& ch, wire::PacketType type, std::uint16_
   // next one is not held too (count 0 swaps pairs: 1 and 2, 3 and 4, ...).
   const bool reorder_waits =
       std::any_of(ch.held.begin(), ch.held.end(), [](const Held& h) { return !h.due; });
-  const auto fits = [reorder_waits](const FaultRule& f) { return !(reorder_waits && f.has_reorder()); };
+  const auto named = ch.operations.find(trans_id);
+  // A copy: the entry goes when the completion is written, before the rules count it.
+  const std::string operation = named == ch.operations.end() ? std::string() : named->second;
+  const auto fits = [reorder_waits, operation](const FaultRule& f) {
+    if (!f.operation().empty() && f.operation() != operation) return false;
+    return !(reorder_waits && f.has_reorder());
+  };
   FaultEngine::Rule* rule =
       layout ? engine.select(FaultClass::kCompletion, ch.relid, trans_id, type_word, false, fits) : nullptr;
   if (rule == nullptr) {

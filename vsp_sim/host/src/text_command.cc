@@ -167,6 +167,10 @@ Result<Request, std::string> parse_fault(const std::vector<std::string_view>& w)
     ok = take<std::uint64_t>(it->second, "a transaction id", why, [&](auto v) { f.set_trans_id(v); });
     kv.erase(it);
   }
+  if (auto it = kv.find("op"); ok && it != kv.end()) {
+    f.set_operation(std::string(it->second));
+    kv.erase(it);
+  }
   switch (action) {
     case FaultRule::kDrop: f.mutable_drop(); break;
     case FaultRule::kDuplicate: f.mutable_duplicate(); break;

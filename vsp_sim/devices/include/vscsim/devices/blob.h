@@ -97,6 +97,8 @@ class Blob final : public Device {
                             offsetof(blob_wire::Completion, response_len),
                             blob_wire::kMaxPages * blob_wire::kPageBytes};
   }
+  // The field names of vscsim.blob.Request's `op`: "create_container", "put", ...
+  [[nodiscard]] std::vector<std::string> operation_names() const override;
 
   // Completion delay for requests that arrive from now on (0: at once).
   enum class DelayMode { kHonourTimeout, kIgnoreTimeout };
@@ -152,7 +154,7 @@ class Blob final : public Device {
   // Runs `work` (if any) and completes: queues the answer, or withholds it.
   void finish(std::uint64_t trans_id, const std::optional<Work>& work, blob_wire::WireStatus status,
               bool drop);
-  blob_wire::Completion run(const Work& work);
+  blob_wire::Completion run(std::uint64_t trans_id, const Work& work);
   void complete(std::uint64_t trans_id, blob_wire::WireStatus status, std::uint32_t response_len = 0);
   void flush();
   void drop_all();

@@ -32,6 +32,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "vscsim/memory/guest_memory.h"
 #include "vscsim/ring/ring.h"
@@ -92,6 +93,9 @@ class ChannelPort {
   // Records that the model committed `fault` on the request `trans_id`.
   // Ports that keep no record ignore it.
   virtual void fault(HostFault /*fault*/, std::uint64_t /*trans_id*/) {}
+  // The model decoded the request `trans_id` as `operation` (one of its
+  // operation_names()), before completing it: fault rules may match on it.
+  virtual void name_operation(std::uint64_t /*trans_id*/, std::string_view /*operation*/) {}
 };
 
 // Where a model's completion payload keeps its fields, for host faults that
@@ -133,6 +137,9 @@ class Device {
   [[nodiscard]] virtual std::optional<CompletionLayout> completion_layout() const {
     return std::nullopt;
   }
+  // The operations the model names its requests by (ChannelPort::
+  // name_operation); empty: none, and rules matching on one are refused.
+  [[nodiscard]] virtual std::vector<std::string> operation_names() const { return {}; }
 };
 
 // The n-th instance GUID of a kind (n = 0 is `base` itself): the last byte of

@@ -16,7 +16,8 @@
 // Matching (every class but window): a rule fits a packet or event if its
 // relid is 0 or the channel's, its trans_id (if set) is the packet's, and its
 // packet_type (if set; completion rules default to VM_PKT_COMP) is the
-// packet's. Every rule that fits counts the packet (`seen`); the oldest rule
+// packet's. A completion rule's operation (if set) is checked by the Session
+// (the `fits` of select()) against the name the device model gave the request. Every rule that fits counts the packet (`seen`); the oldest rule
 // whose first `after` fitting packets have passed and whose `count` is not
 // spent (0: no limit) acts on it (`hits`): one action per packet, rules in
 // the order they were added. Window rules act from their first use for `ms`

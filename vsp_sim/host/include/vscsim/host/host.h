@@ -61,7 +61,8 @@
 //                         fail_gpadl, fail_open, stop_draining,
 //                         withhold_interrupts); relid 0 is every channel;
 //                         keys: after= count= id= (trans_id) type= (packet
-//                         type) and the action's value: ms= (delay_ms,
+//                         type) op= (completion rules: the request's operation,
+//                         e.g. put, get) and the action's value: ms= (delay_ms,
 //                         flood_ms, stop_draining, withhold_interrupts), kind=zero|
 //                         unknown|stale (wrong_id), bytes= (truncate),
 //                         offset= xor= or status= (corrupt), len=

@@ -182,6 +182,7 @@ class Session final : private server::Notifier {
                              std::span<const std::byte> payload) override;
     const memory::GuestMemory& guest_memory() const override { return memory; }
     void fault(devices::HostFault fault, std::uint64_t trans_id) override;
+    void name_operation(std::uint64_t trans_id, std::string_view operation) override;
     // Writes one packet as it is (no fault rules), records it, and tracks
     // which requests it completes.
     devices::SendStatus write(wire::PacketType type, std::uint16_t flags, std::uint64_t trans_id,
@@ -201,6 +202,9 @@ class Session final : private server::Notifier {
     // Fault state: requests read and not yet completed, recently completed
     // ids (oldest first), completions held back, extra signals to give.
     std::set<std::uint64_t> in_flight;
+    // The operations the model named for requests in flight (fault rules
+    // match on them); an entry goes with its request's completion.
+    std::map<std::uint64_t, std::string> operations;
     std::deque<std::uint64_t> completed;
     std::deque<Held> held;
     std::uint32_t spray = 0;
