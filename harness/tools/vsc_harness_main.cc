@@ -220,8 +220,13 @@ void add_guest_options(CLI::App& cmd, GuestOptions& g) {
   cmd.add_option("--boot-timeout", g.boot_timeout_s, "Seconds a boot may take")->check(CLI::Range(5.0, 3600.0));
 }
 
-// The session's configuration from the guest options, or an exit code.
-std::variant<session::SuiteConfig, int> suite_config(const GuestOptions& g) {
+// The session's configuration from the guest options, and the kernel it
+// resolved (mutants build against its tree); or an exit code.
+struct GuestRun {
+  session::SuiteConfig suite;
+  tools::GuestKernel kernel;
+};
+std::variant<GuestRun, int> suite_config(const GuestOptions& g) {
   session::SuiteConfig config;
   config.session.vsp_sim_binary = build_config::kVspSimBinary;
   auto kernel = tools::resolve_guest_kernel(g.kernel);
@@ -251,7 +256,7 @@ std::variant<session::SuiteConfig, int> suite_config(const GuestOptions& g) {
     std::cerr << "vsc-harness: choosing the accelerator: " << e.what() << "\n";
     return kExitUsage;
   }
-  return config;
+  return GuestRun{std::move(config), std::move(kernel).value()};
 }
 
 }  // namespace
@@ -341,8 +346,9 @@ int main(int argc, char** argv) {
     mutants::CampaignOptions o;
     o.plan = std::get<scenario::Plan>(std::move(planned));
     std::cout << scenario::describe_plan(o.plan) << std::flush;
-    o.suite = std::get<session::SuiteConfig>(std::move(config));
-    o.build = mutant_build_paths(*tools::resolve_guest_kernel(mut_guest.kernel));
+    auto& guest_run = std::get<GuestRun>(config);
+    o.suite = std::move(guest_run.suite);
+    o.build = mutant_build_paths(guest_run.kernel);
     o.debug_kernel = debug;
     const auto args = [](const auto& command) { return std::vector<std::string>(command.begin(), command.end()); };
     o.static_checks.uapi_c99 = args(build_config::kAzBlobUapiC99Command);
@@ -381,8 +387,9 @@ int main(int argc, char** argv) {
       std::cout << fmt::format("  {} (item {}) x {}\n", r.gated.scenario.name(), r.mutant.item, r.mutant.name);
     }
     std::cout << std::flush;
-    o.suite = std::get<session::SuiteConfig>(std::move(config));
-    o.build = mutant_build_paths(*tools::resolve_guest_kernel(race_guest.kernel));
+    auto& guest_run = std::get<GuestRun>(config);
+    o.suite = std::move(guest_run.suite);
+    o.build = mutant_build_paths(guest_run.kernel);
     o.run_seed = plan.run_seed;
     o.gated_runs = gated_runs;
     o.ungated_budget_s = ungated_budget_s;
@@ -402,7 +409,7 @@ int main(int argc, char** argv) {
 
   auto configured = suite_config(guest);
   if (auto* code = std::get_if<int>(&configured)) return *code;
-  auto& config = std::get<session::SuiteConfig>(configured);
+  auto& config = std::get<GuestRun>(configured).suite;
   if (!parse_module_overrides(module_specs, config.session)) return kExitUsage;
   config.keep_going = keep_going;
   config.iteration.trace_every_iteration = trace_all;
