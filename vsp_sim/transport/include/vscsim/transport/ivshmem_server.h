@@ -60,6 +60,10 @@ class IvshmemServer {
 
   // Waits up to `timeout` for events and handles all that are ready.
   void run_once(std::chrono::milliseconds timeout);
+  // The server's epoll set: readable when run_once() has events to handle.
+  // A loop that also serves fds of its own (the daemon's HTTP server) waits
+  // on this and its fds together, then calls run_once(0). Loop thread only.
+  [[nodiscard]] int wait_fd() const { return epoll_.get(); }
   // Handles events until stop() is called.
   void run();
   // Makes run() return soon. Thread-safe and async-signal-safe.
