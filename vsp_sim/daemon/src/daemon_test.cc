@@ -1,7 +1,9 @@
 // Runs the built vsp-sim binary as a user would.
 #define BOOST_TEST_MODULE daemon
 #include <boost/test/unit_test.hpp>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -375,4 +377,96 @@ BOOST_AUTO_TEST_CASE(control_socket_speaks_protobuf_after_proto_1) {
              after->state().channel(1).model());
   // The text spelling sees the same device.
   BOOST_TEST(ask(d.control, "state").find(" drop=3 after=1") != std::string::npos);
+}
+
+namespace {
+// One request on a fresh loopback connection that asks to be closed after
+// the answer; returns everything the server sent (empty if it refused).
+std::string http_once(std::uint16_t port, const std::string& method, const std::string& target,
+                      const std::string& body = {}) {
+  const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  if (::connect(s, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    const std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
+                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (::send(s, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+      char chunk[4096];
+      pollfd p{s, POLLIN, 0};
+      ssize_t got = 0;
+      while (::poll(&p, 1, 5000) == 1 && (got = ::recv(s, chunk, sizeof chunk, 0)) > 0) {
+        answer.append(chunk, static_cast<std::size_t>(got));
+      }
+    }
+  }
+  ::close(s);
+  return answer;
+}
+}  // namespace
+
+// --http-listen serves the first blob device's store: what goes in over HTTP
+// is in the device's store (blob-reset empties both at once).
+BOOST_AUTO_TEST_CASE(http_listen_serves_the_blob_devices_store_over_loopback) {
+  const fs::path port_file = temp_path("http-port");
+  fs::remove(port_file);
+  Daemon d("http", {"--device", "keyboard", "--device", "blob", "--http-listen", "127.0.0.1:0",
+                    "--http-port-file", port_file.string()});
+  BOOST_REQUIRE_MESSAGE(wait_for([&] { return fs::exists(port_file); }, 10s), "port file never appeared");
+  std::string port_text;
+  std::getline(std::ifstream(port_file), port_text);
+  const int port = std::stoi(port_text);
+  BOOST_TEST_REQUIRE((port > 0 && port < 65536));
+  const auto p = static_cast<std::uint16_t>(port);
+  BOOST_TEST(http_once(p, "PUT", "/bucket").rfind("HTTP/1.1 201 Created\r\n", 0) == 0);
+  const std::string put = http_once(p, "PUT", "/bucket/dir/a.txt", "hello over http");
+  BOOST_TEST(put.rfind("HTTP/1.1 201 Created\r\n", 0) == 0, put);
+  BOOST_TEST(put.find("x-generation: 1\r\n") != std::string::npos, put);
+  const std::string get = http_once(p, "GET", "/bucket/dir/a.txt");
+  BOOST_TEST(get.rfind("HTTP/1.1 200 OK\r\n", 0) == 0, get);
+  BOOST_TEST(get.find("\r\n\r\nhello over http") == get.size() - 19, get);
+  BOOST_TEST(ask(d.control, "blob-reset 2") == "ok");
+  BOOST_TEST(http_once(p, "GET", "/bucket/dir/a.txt").rfind("HTTP/1.1 404 Not Found\r\n", 0) == 0);
+  fs::remove(port_file);
+}
+
+BOOST_AUTO_TEST_CASE(http_options_are_checked) {
+  RamFile ram;
+  const std::vector<std::string> base{"--socket", temp_path("s").string(), "--guest-ram", ram.path.string()};
+  const auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  };
+  Run no_blob = with({"--device", "keyboard", "--http-listen", "127.0.0.1:0"});
+  BOOST_TEST(no_blob.exited_with(2), no_blob.output);
+  BOOST_TEST(no_blob.output.find("--device blob") != std::string::npos, no_blob.output);
+  Run wide = with({"--device", "blob", "--http-listen", "0.0.0.0:0"});
+  BOOST_TEST(wide.exited_with(2), wide.output);
+  BOOST_TEST(wide.output.find("not a loopback address") != std::string::npos, wide.output);
+  Run bad_port = with({"--device", "blob", "--http-listen", "127.0.0.1:http"});
+  BOOST_TEST(bad_port.exited_with(2), bad_port.output);
+  Run file_alone = with({"--device", "blob", "--http-port-file", temp_path("pf").string()});
+  BOOST_TEST(file_alone.exited_with(2), file_alone.output);
+  BOOST_TEST(file_alone.output.find("--http-port-file needs --http-listen") != std::string::npos, file_alone.output);
+
+  // A port already taken: the listener fails at start, and says where.
+  const int taken = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE_EQUAL(::bind(taken, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  BOOST_REQUIRE_EQUAL(::listen(taken, 1), 0);
+  socklen_t length = sizeof address;
+  BOOST_REQUIRE_EQUAL(::getsockname(taken, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const fs::path socket_path = temp_path("sock-taken");
+  fs::remove(socket_path);
+  Run busy = run({"--socket", socket_path.string(), "--guest-ram", ram.path.string(), "--device", "blob",
+                  "--http-listen", "127.0.0.1:" + std::to_string(ntohs(address.sin_port))});
+  ::close(taken);
+  BOOST_TEST(busy.exited_with(3), busy.output);
+  BOOST_TEST(busy.output.find("bind 127.0.0.1:") != std::string::npos, busy.output);
+  BOOST_TEST(!fs::exists(socket_path));
 }

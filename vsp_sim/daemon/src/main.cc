@@ -1,5 +1,6 @@
 // vsp-sim: the host-side VMBus VSP simulator daemon. See README.md.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <exception>
 #include <fmt/format.h>
 #include <map>
+#include <stdexcept>
 #include <optional>
 #include <memory>
 #include <string>
@@ -22,8 +24,10 @@
 #include <vector>
 
 #include "vscsim/base/log.h"
+#include "vscsim/devices/blob.h"
 #include "vscsim/host/control_socket.h"
 #include "vscsim/host/host.h"
+#include "vscsim/http/blob_http_server.h"
 #include "vscsim/transport/ivshmem_server.h"
 #include "vscsim/transport/layout.h"
 #include "vscsim/transport/shared_region.h"
@@ -57,6 +61,9 @@ struct Options {
   std::string control;
   vscsim::host::DeviceOptions device_options;
   std::uint32_t blob_delay_ms = 0;
+  std::string http_listen;     // HOST:PORT, empty: no HTTP server
+  std::string http_port_file;  // where to write the bound port
+  std::optional<vscsim::http::ListenAddress> http_address;  // http_listen, parsed
 };
 
 void fail_message(const std::string& message) { std::fprintf(stderr, "vsp-sim: error: %s\n", message.c_str()); }
@@ -123,6 +130,52 @@ std::chrono::microseconds loop_timeout(const vscsim::host::Host& host,
   return std::clamp<std::chrono::microseconds>(left, std::chrono::microseconds(0), period);
 }
 
+// The store of the first blob device, which --http-listen serves: the same
+// object the device reads and writes for the guest's VMBus requests.
+vscsim::blobstore::Store* first_blob_store(const vscsim::host::Host& host) {
+  for (const auto& device : host.devices()) {
+    if (auto* blob = dynamic_cast<vscsim::devices::Blob*>(device.get())) return &blob->store();
+  }
+  return nullptr;
+}
+
+// Writes "<port>\n" to `path` so that it appears whole or not at all (a
+// reader polling for the file never sees it half written): a temp file
+// beside it, renamed over it.
+bool write_port_file(const std::string& path, std::uint16_t port) {
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  const std::string text = std::to_string(port) + "\n";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    fail_message(fmt::format("--http-port-file: cannot create '{}': {}", temp, std::strerror(errno)));
+    return false;
+  }
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const int write_errno = errno;
+  const bool closed = ::close(fd) == 0;
+  if (!written || !closed || ::rename(temp.c_str(), path.c_str()) != 0) {
+    fail_message(fmt::format("--http-port-file: cannot write '{}': {}", path,
+                             std::strerror(written ? errno : write_errno)));
+    ::unlink(temp.c_str());
+    return false;
+  }
+  return true;
+}
+
+// With the HTTP server, the loop waits on the ivshmem server's epoll set and
+// the HTTP sockets together (ppoll: microsecond timeouts), so neither path's
+// requests wait for the other's poll period.
+void wait_for_events(const vt::IvshmemServer& server, const vscsim::http::BlobHttpServer& http,
+                     std::chrono::microseconds timeout, std::vector<pollfd>& fds) {
+  fds.clear();
+  fds.push_back(pollfd{server.wait_fd(), POLLIN, 0});
+  http.poll_fds(fds);
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  const timespec wait{static_cast<time_t>(seconds.count()),
+                      static_cast<long>(std::chrono::nanoseconds(timeout - seconds).count())};
+  ::ppoll(fds.data(), fds.size(), &wait, nullptr);  // EINTR (a stop signal) only ends the wait
+}
+
 int serve(const Options& options, std::vector<std::unique_ptr<vscsim::devices::Device>> devices,
           vt::LogLevel level, unsigned socket_mode) {
   const vt::LogSink log = make_log_sink(level);
@@ -130,6 +183,18 @@ int serve(const Options& options, std::vector<std::unique_ptr<vscsim::devices::D
   vt::SharedRegion region = vt::SharedRegion::create(options.shm_size, 0);
 
   vscsim::host::Host host(options.guest_ram, std::move(devices));
+
+  std::unique_ptr<vscsim::http::BlobHttpServer> http;
+  if (options.http_address) {
+    vscsim::blobstore::Store* store = first_blob_store(host);
+    if (store == nullptr) throw std::logic_error("--http-listen without a blob device passed the option checks");
+    auto listening = vscsim::http::BlobHttpServer::listen(*store, {.address = *options.http_address});
+    if (!listening.ok()) {
+      fail_message(fmt::format("--http-listen {}: {}", options.http_listen, listening.error()));
+      return kExitRuntime;
+    }
+    http = std::move(listening).value();
+  }
 
   std::optional<vt::PeerId> guest;
   vt::ServerOptions server_options;
@@ -176,19 +241,34 @@ int serve(const Options& options, std::vector<std::unique_ptr<vscsim::devices::D
         [&](const vscsim::control::Request& request) { return host.execute(request); });
   }
   region.set_state(layout::HostState::kRunning);
+  // Written last, so a reader that sees the port finds every socket ready.
+  if (http && !options.http_port_file.empty() && !write_port_file(options.http_port_file, http->port())) {
+    return kExitRuntime;
+  }
 
   g_server.store(&server);
 
-  log(vt::LogLevel::kInfo, fmt::format("ready: {} device(s){}", options.devices.size(),
-                                       control ? ", control socket " + options.control : ""));
+  log(vt::LogLevel::kInfo,
+      fmt::format("ready: {} device(s){}{}", options.devices.size(),
+                  control ? ", control socket " + options.control : "",
+                  http ? fmt::format(", blob HTTP server on {}:{} (the first blob device's store)",
+                                     options.http_address->ipv6 ? "[" + options.http_address->host + "]"
+                                                                : options.http_address->host,
+                                     http->port())
+                       : std::string()));
   // The loop wakes for the ivshmem server's events; the control socket and the
   // heartbeat are polled every 10 ms, so a command waits at most that long;
   // a model's timer (a delayed completion) wakes it when it falls due.
   constexpr auto kPollPeriod = std::chrono::milliseconds(10);
   auto last_beat = std::chrono::steady_clock::now();
+  std::vector<pollfd> wait_fds;
   while (!server.stop_requested() && !g_stop_signal.load()) {
     const auto timeout = loop_timeout(host, kPollPeriod);
-    if (timeout < std::chrono::milliseconds(1)) {
+    if (http) {
+      wait_for_events(server, *http, http->busy() ? std::chrono::microseconds(0) : timeout, wait_fds);
+      server.run_once(std::chrono::milliseconds(0));
+      http->poll();
+    } else if (timeout < std::chrono::milliseconds(1)) {
       // epoll_wait counts whole ms: a shorter wait sleeps first, then takes
       // what came meanwhile without waiting.
       if (timeout.count() > 0) std::this_thread::sleep_for(timeout);
@@ -208,6 +288,7 @@ int serve(const Options& options, std::vector<std::unique_ptr<vscsim::devices::D
   region.set_state(layout::HostState::kStopped);
   host.guest_disconnected();
   control.reset();
+  http.reset();
   server.shutdown();
   g_server.store(nullptr);
   vscsim::log::set_sink({});
@@ -266,6 +347,13 @@ int main(int argc, char** argv) {
   app.add_option("--shm-size", options.shm_size, "BAR2 size in bytes: a power of two, 65536..16777216")
       ->capture_default_str();
   app.add_option("--socket-mode", options.socket_mode, "Octal permissions for the socket, e.g. 0660");
+  app.add_option("--http-listen", options.http_listen,
+                 "Also serve the first blob device's store over plain HTTP/1.1 on HOST:PORT (HOST a loopback "
+                 "address: 127.0.0.1, localhost or [::1]; PORT 0 picks a free port): the network path "
+                 "benchmarks compare with VMBus (vsp_sim/http/README.md). Needs --device blob");
+  app.add_option("--http-port-file", options.http_port_file,
+                 "Once every socket listens, write the HTTP server's port and a newline to PATH (a temp "
+                 "file renamed over it, so it appears whole)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -291,6 +379,22 @@ int main(int argc, char** argv) {
   if (options.device_options.blob_capacity == 0) {
     fail_message("--blob-capacity must be at least 1 byte");
     return kExitBadInput;
+  }
+  if (!options.http_port_file.empty() && options.http_listen.empty()) {
+    fail_message("--http-port-file needs --http-listen");
+    return kExitBadInput;
+  }
+  if (!options.http_listen.empty()) {
+    auto address = vscsim::http::parse_listen_address(options.http_listen);
+    if (!address.ok()) {
+      fail_message("--http-listen " + address.error());
+      return kExitBadInput;
+    }
+    if (std::find(options.devices.begin(), options.devices.end(), "blob") == options.devices.end()) {
+      fail_message("--http-listen serves the store of a blob device; add --device blob");
+      return kExitBadInput;
+    }
+    options.http_address = std::move(address).value();
   }
   options.device_options.blob_delay = std::chrono::milliseconds(options.blob_delay_ms);
   const vt::LogLevel level = levels.at(options.log_level);
