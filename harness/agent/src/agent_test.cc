@@ -322,6 +322,39 @@ BOOST_FIXTURE_TEST_CASE(write_file_then_read_file, AgentFixture,
   BOOST_TEST(run(write).errno_name() == "ENOENT");
 }
 
+Op exec_op(std::vector<std::string> argv, std::uint32_t max_output = 0, std::uint32_t timeout_ms = 0) {
+  Op op;
+  for (auto& a : argv) op.mutable_exec()->add_argv(std::move(a));
+  op.mutable_exec()->set_max_output_bytes(max_output);
+  op.mutable_exec()->set_timeout_ms(timeout_ms);
+  return op;
+}
+
+BOOST_FIXTURE_TEST_CASE(exec_returns_stdout_stderr_tail_and_exit_status, AgentFixture,
+                        *boost::unit_test::enable_if<kWorkersCanRun>()) {
+  OpResult r = run(exec_op({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}));
+  BOOST_TEST(r.err() == 0, r.detail());
+  BOOST_TEST(r.value() == 3);
+  BOOST_TEST(r.data() == "out\n");
+  BOOST_TEST(r.detail() == "err\n");
+
+  // More output than kept: the program is still drained to its end, never blocked.
+  r = run(exec_op({"/bin/sh", "-c", "head -c 3000000 /dev/zero; echo done >&2"}, 1000));
+  BOOST_TEST(r.err() == 0, r.detail());
+  BOOST_TEST(r.value() == 0);
+  BOOST_TEST(r.data().size() == 1000u);
+  BOOST_TEST(r.detail() == "done\n");
+
+  // Killed at the timeout, with what it printed so far.
+  r = run(exec_op({"/bin/sh", "-c", "echo started; exec sleep 30"}, 0, 300));
+  BOOST_TEST(r.errno_name() == "ETIMEDOUT");
+  BOOST_TEST(r.value() == 128 + SIGKILL);
+  BOOST_TEST(r.data() == "started\n");
+
+  BOOST_TEST(run(exec_op({(dir / "nope").string()})).errno_name() == "ENOENT");
+  BOOST_TEST(run(exec_op({})).errno_name() == "EINVAL");
+}
+
 BOOST_FIXTURE_TEST_CASE(ioctl_and_blob_call_reach_the_slot_fd, AgentFixture,
                         *boost::unit_test::enable_if<kWorkersCanRun>()) {
   BOOST_TEST(run(open_op("/dev/null", "null")).err() == 0);

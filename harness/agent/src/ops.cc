@@ -2,11 +2,13 @@
 
 #include <fcntl.h>
 #include <linux/az_blob.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -253,6 +255,139 @@ void run_read_file(const ReadFile& op, OpResult& result) {
   result.set_data(std::move(bytes));
 }
 
+// Exec. The agent ignores SIGCHLD (its Fork/Spawn children are reaped by the
+// kernel), and exec makes any child a SIGCHLD child again, so the program's
+// exit status would be lost. Hence two steps: a waiter started by clone3
+// with no exit signal and a pidfd (never exec'ing, so the kernel keeps it
+// until waitid(P_PIDFD, __WALL) collects it; waitpid(-1) never sees it)
+// forks the program, waits for it and exits with its status. Both lead a
+// process group of their own, so a timeout kills both.
+//
+// In the waiter and the program: no allocation, only async-signal-safe
+// calls. If execve fails its errno goes to `exec_fd` (close-on-exec: a
+// successful exec closes it without a byte).
+[[noreturn]] void exec_waiter(char* const* argv, char* const* envp, int out_fd, int err_fd, int exec_fd) {
+  ::setpgid(0, 0);
+  struct sigaction dfl{};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(SIGCHLD, &dfl, nullptr);  // waitpid below, and the program's own children
+  ::sigaction(SIGPIPE, &dfl, nullptr);
+  const long pid = ::syscall(SYS_fork);
+  if (pid == 0) {
+    const int in = ::open("/dev/null", O_RDONLY);
+    int err = 0;
+    if (in < 0 || ::dup2(in, STDIN_FILENO) < 0 || ::dup2(out_fd, STDOUT_FILENO) < 0 ||
+        ::dup2(err_fd, STDERR_FILENO) < 0) {
+      err = errno;
+    } else {
+      ::execve(argv[0], argv, envp);
+      err = errno;
+    }
+    (void)!::write(exec_fd, &err, sizeof err);
+    ::_exit(127);
+  }
+  int err = errno;
+  ::close(out_fd);
+  ::close(err_fd);
+  if (pid < 0) {
+    (void)!::write(exec_fd, &err, sizeof err);
+    ::_exit(127);
+  }
+  ::close(exec_fd);
+  int status = 0;
+  while (::waitpid(static_cast<pid_t>(pid), &status, 0) < 0 && errno == EINTR) {
+  }
+  ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+void run_exec(const Exec& op, OpResult& result) {
+  if (op.argv().empty() || op.argv(0).empty()) return set_errno(result, EINVAL, "exec: no program given");
+  constexpr std::size_t kStderrTail = 4096;
+  const std::size_t max_out = op.max_output_bytes() == 0 ? std::size_t{1} << 20 : op.max_output_bytes();
+  const auto timeout = std::chrono::milliseconds(op.timeout_ms() == 0 ? 60'000 : op.timeout_ms());
+  int out_pipe[2], err_pipe[2], exec_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return set_errno(result, errno, "exec: pipe");
+  UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]);
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return set_errno(result, errno, "exec: pipe");
+  UniqueFd err_r(err_pipe[0]), err_w(err_pipe[1]);
+  if (::pipe2(exec_pipe, O_CLOEXEC) != 0) return set_errno(result, errno, "exec: pipe");
+  UniqueFd exec_r(exec_pipe[0]), exec_w(exec_pipe[1]);
+  // Everything the child needs is prepared here: it may not allocate.
+  std::vector<char*> argv;
+  for (const auto& a : op.argv()) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  char path_env[] = "PATH=/sbin:/bin";
+  char* envp[] = {path_env, nullptr};
+
+  int pidfd_raw = -1;
+  clone_args args{};
+  args.flags = CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd_raw);
+  args.exit_signal = 0;  // not SIGCHLD: not reaped behind our back, not seen by waitpid(-1)
+  const long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) return set_errno(result, errno, "exec: clone3");
+  if (pid == 0) exec_waiter(argv.data(), envp, out_w.get(), err_w.get(), exec_w.get());
+  UniqueFd pidfd(pidfd_raw);
+  out_w.reset();
+  err_w.reset();
+  exec_w.reset();
+  const auto collect = [&]() {
+    siginfo_t info{};
+    while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd.get()), &info, WEXITED | __WALL) < 0 &&
+           errno == EINTR) {
+    }
+    return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+  };
+  int exec_err = 0;
+  ssize_t got = 0;
+  do {
+    got = ::read(exec_r.get(), &exec_err, sizeof exec_err);
+  } while (got < 0 && errno == EINTR);
+  if (got == static_cast<ssize_t>(sizeof exec_err)) {
+    collect();
+    return set_errno(result, exec_err, "exec " + op.argv(0));
+  }
+
+  std::string out, errs;
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  bool timed_out = false;
+  pollfd fds[2] = {{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}};
+  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    const int n = ::poll(fds, 2, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[16384];
+      const ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        fds[i].fd = -1;  // end of output (or a broken pipe): stop polling it
+        continue;
+      }
+      std::string& sink = i == 0 ? out : errs;
+      sink.append(buf, static_cast<std::size_t>(r));
+      if (i == 0 && out.size() > max_out) out.resize(max_out);  // keep reading: never block the child
+      if (i == 1 && errs.size() > 2 * kStderrTail) errs.erase(0, errs.size() - kStderrTail);
+    }
+  }
+  if (timed_out) ::kill(-static_cast<pid_t>(pid), SIGKILL);  // the waiter's group: waiter and program
+  result.set_value(collect());
+  if (errs.size() > kStderrTail) errs.erase(0, errs.size() - kStderrTail);
+  result.set_data(std::move(out));
+  if (timed_out) {
+    set_errno(result, ETIMEDOUT, "exec " + op.argv(0) + ": killed after " + std::to_string(timeout.count()) + " ms");
+    if (!errs.empty()) result.set_detail(result.detail() + "; stderr: " + errs);
+  } else if (!errs.empty()) {
+    result.set_detail(std::move(errs));
+  }
+}
+
 void run_load_module(const LoadModule& op, OpResult& result) {
   UniqueFd fd(::open(op.path().c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return set_errno(result, errno, "open " + op.path());
@@ -373,6 +508,7 @@ void run_local_op(const Op& op, SlotTable& slots, UniqueFd pidfd, OpResult& resu
     case Op::kSleep: std::this_thread::sleep_for(std::chrono::milliseconds(op.sleep().ms())); return;
     case Op::kKill: return run_kill(op.kill(), std::move(pidfd), result);
     case Op::kMemoryPressure: return run_memory_pressure(op.memory_pressure(), result);
+    case Op::kExec: return run_exec(op.exec(), result);
     default: return set_errno(result, EINVAL, "agent: not an operation a worker runs on its own");
   }
 }
