@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "vscsim/azblob/bench.h"
 #include "vscsim/azblob/client.h"
 
 namespace vscsim::azblob {
@@ -124,6 +125,33 @@ int run_cli(int argc, const char* const* argv, CliStreams io, const DeviceOpener
   auto* limits = app.add_subcommand("limits", "Print the largest blob one put can carry (the driver's page cap "
                                               "less the request and response buffers); needs no device");
 
+  BenchOptions bench_options;
+  std::string bench_transport, bench_op;
+  double bench_seconds = 0;
+  std::uint64_t bench_count = 0;
+  auto* bench = app.add_subcommand(
+      "bench", "Time one blob operation through the driver (vmbus) or over HTTP to the same store (http; "
+               "vsp-sim --http-listen) and print one JSON line: ops, errors, ops/s, MiB/s, p50/p99/max latency");
+  bench->add_option("--transport", bench_transport, "vmbus (the az_blob driver) or http (plain HTTP/1.1)")
+      ->required()
+      ->check(CLI::IsMember({"vmbus", "http"}));
+  auto* bench_device = bench->add_option("--device", device_path, "The az_blob device (vmbus; one open per thread)");
+  auto* bench_http = bench->add_option("--http", bench_options.http,
+                                       "HOST:PORT of the blob HTTP server (http; a numeric address, e.g. "
+                                       "10.0.2.2:PORT from a QEMU user-networking guest)");
+  bench->add_option("--op", bench_op, "put or get")->required()->check(CLI::IsMember({"put", "get"}));
+  bench->add_option("--size", bench_options.size, "Bytes per blob")->required();
+  bench->add_option("--threads", bench_options.threads, "Threads, each with its own device or connection")
+      ->required()
+      ->check(CLI::Range(1u, kMaxBenchThreads));
+  auto* seconds_option =
+      bench->add_option("--seconds", bench_seconds, "Run for this long (a fraction is fine)")->check(CLI::PositiveNumber);
+  auto* count_option =
+      bench->add_option("--count", bench_count, "Run this many operations, over all threads")->check(CLI::PositiveNumber);
+  seconds_option->excludes(count_option);
+  bench->add_option("--container", bench_options.container, "The container the blobs go in (created if missing)")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -136,6 +164,25 @@ int run_cli(int argc, const char* const* argv, CliStreams io, const DeviceOpener
     io.out << "max-put-bytes " << azblob::max_data_bytes(defaults.response_capacity) << "\nmax-pages " << kMaxPages
            << "\nresponse-capacity " << defaults.response_capacity << '\n';
     return kExitOk;
+  }
+
+  if (bench->parsed()) {
+    const auto usage = [&](const std::string& why) {
+      io.err << "azblob: bench: " << why << '\n';
+      return kExitUsage;
+    };
+    const bool http = bench_transport == "http";
+    if (http && bench_http->count() == 0) return usage("--transport http needs --http HOST:PORT");
+    if (!http && bench_http->count() > 0) return usage("--http goes with --transport http");
+    if (http && bench_device->count() > 0) return usage("--device goes with --transport vmbus");
+    if (seconds_option->count() == 0 && count_option->count() == 0) return usage("give --seconds or --count");
+    bench_options.transport = http ? BenchTransport::kHttp : BenchTransport::kVmbus;
+    bench_options.op = bench_op == "get" ? BenchOp::kGet : BenchOp::kPut;
+    bench_options.device_path = device_path;
+    bench_options.timeout = std::chrono::milliseconds(timeout_ms);
+    if (seconds_option->count() > 0) bench_options.seconds = bench_seconds;
+    if (count_option->count() > 0) bench_options.count = bench_count;
+    return run_bench(bench_options, open_device, io.out, io.err);
   }
 
   auto device = open_device(device_path);

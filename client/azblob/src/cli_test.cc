@@ -68,6 +68,79 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2_without_opening_the_device) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(bench_usage_errors_exit_2_without_opening_the_device) {
+  const std::vector<std::string> common = {"--op", "put", "--size", "1", "--threads", "1"};
+  struct Bad {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const auto with = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "bench");
+    return args;
+  };
+  const auto full = [&](std::vector<std::string> head, std::vector<std::string> tail) {
+    head.insert(head.end(), common.begin(), common.end());
+    head.insert(head.end(), tail.begin(), tail.end());
+    return with(head);
+  };
+  const std::vector<Bad> bad = {
+      {{"bench"}, "--transport"},
+      {full({"--transport", "tcp"}, {"--count", "1"}), "tcp"},
+      {full({"--transport", "http"}, {"--count", "1"}), "--transport http needs --http HOST:PORT"},
+      {full({"--transport", "vmbus", "--http", "10.0.2.2:80"}, {"--count", "1"}), "--http goes with --transport http"},
+      {full({"--transport", "http", "--http", "10.0.2.2:80", "--device", "/dev/x"}, {"--count", "1"}),
+       "--device goes with --transport vmbus"},
+      {full({"--transport", "vmbus"}, {}), "give --seconds or --count"},
+      {full({"--transport", "vmbus"}, {"--count", "1", "--seconds", "1"}), "excludes"},
+      {full({"--transport", "vmbus"}, {"--count", "0"}), "--count"},
+      {full({"--transport", "vmbus"}, {"--seconds", "0"}), "--seconds"},
+      {full({"--transport", "vmbus"}, {"--seconds", "100000"}), "at most 86400"},
+      {with({"--transport", "vmbus", "--op", "delete", "--size", "1", "--threads", "1", "--count", "1"}), "delete"},
+      {with({"--transport", "vmbus", "--op", "put", "--size", "x", "--threads", "1", "--count", "1"}), "--size"},
+      {with({"--transport", "vmbus", "--op", "put", "--size", "-1", "--threads", "1", "--count", "1"}), "--size"},
+      {with({"--transport", "vmbus", "--op", "put", "--size", "1", "--threads", "0", "--count", "1"}), "--threads"},
+      {with({"--transport", "vmbus", "--op", "put", "--size", "1", "--threads", "257", "--count", "1"}), "--threads"},
+      {with({"--transport", "vmbus", "--op", "put", "--size", "33554432", "--threads", "1", "--count", "1"}),
+       "more than one driver request carries"},
+      {with({"--transport", "http", "--http", "127.0.0.1:1", "--op", "get", "--size", "67108865", "--threads", "1",
+             "--count", "1"}),
+       "more than one HTTP body carries"},
+      {full({"--transport", "http", "--http", "localhost:8080"}, {"--count", "1"}), "numeric IPv4"},
+      {full({"--transport", "http", "--http", "10.0.2.2"}, {"--count", "1"}), "HOST:PORT"},
+  };
+  for (const Bad& b : bad) {
+    std::string line;
+    for (const auto& a : b.args) line += a + " ";
+    BOOST_TEST_INFO("azblob " << line);
+    Run run;
+    BOOST_TEST(run(b.args) == kExitUsage);
+    BOOST_TEST(run.opened.empty());
+    BOOST_TEST(run.out.str().empty());
+    BOOST_TEST(run.err.str().find(b.says) != std::string::npos, "stderr: " << run.err.str());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(bench_takes_the_global_device_and_timeout) {
+  Run run;
+  run.fake.host->handler = [](const SeenCall& call) {
+    if (call.request.has_create_container()) return testing::status(blob::ALREADY_EXISTS);
+    blob::Response r;
+    r.mutable_put()->mutable_blob()->set_size(call.request.put().length());
+    return testing::ok(r);
+  };
+  BOOST_TEST(run({"--device", "/dev/azure_blob2", "--timeout", "700", "bench", "--transport", "vmbus", "--op", "put",
+                  "--size", "10", "--threads", "1", "--count", "3", "--container", "mine"}) == kExitOk);
+  BOOST_TEST(run.err.str().empty());
+  BOOST_TEST(run.opened == (std::vector<std::string>{"/dev/azure_blob2"}), boost::test_tools::per_element());
+  BOOST_TEST_REQUIRE(run.calls().size() == 4u);  // the container (it exists: fine), then 3 puts
+  BOOST_TEST(run.calls()[0].request.create_container().container() == "mine");
+  BOOST_TEST(run.calls()[3].request.put().blob() == "bench-put-t0");
+  BOOST_TEST(run.calls()[3].sync.timeout == 700u);
+  BOOST_TEST(run.out.str().rfind("{\"transport\":\"vmbus\",\"op\":\"put\",\"size\":10,\"threads\":1,\"ops\":3,"
+                                 "\"errors\":0,", 0) == 0,
+             run.out.str());
+}
+
 BOOST_AUTO_TEST_CASE(help_exits_0) {
   Run run;
   BOOST_TEST(run({"--help"}) == kExitOk);

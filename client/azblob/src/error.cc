@@ -26,6 +26,11 @@ std::string errno_name(int err) {
     case EACCES: return "EACCES";
     case EINTR: return "EINTR";
     case ENOMEM: return "ENOMEM";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ECONNRESET: return "ECONNRESET";
+    case EPIPE: return "EPIPE";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case ENETUNREACH: return "ENETUNREACH";
     default: return "errno " + std::to_string(err);
   }
 }

@@ -5,6 +5,7 @@
 //   azblob ... ls [CONTAINER] [--prefix P]
 //   azblob ... rm|stat CONTAINER/BLOB
 //   azblob ... mkc|rmc CONTAINER
+//   azblob ... bench --transport vmbus|http ... (bench.h)
 #pragma once
 
 #include <functional>

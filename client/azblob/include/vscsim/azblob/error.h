@@ -20,6 +20,8 @@ enum class ErrorKind {
   kLimit,      // the request is more than one ioctl may carry; nothing was sent
   kChanged,    // the blob changed between the requests of one multi-request get
   kLocal,      // a local file could not be read or written (the CLI)
+  kHttp,       // the HTTP path (http_client.h): the connection failed (sys_errno), or the
+               // server's answer was malformed or not the success expected (http_status)
 };
 
 struct Error {
@@ -28,6 +30,7 @@ struct Error {
   int sys_errno = 0;
   std::uint32_t wire_status = 0;
   int status = 0;  // a vscsim::blob::Status value (kept an int: no protobuf in this header)
+  int http_status = 0;  // kHttp: the answer's status code; 0 when there was no answer
 };
 
 template <class T>
