@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   unsigned cpus = 1;
   std::optional<std::uint16_t> gdb_port;
   bool gdb_wait = false;
+  bool user_network = false;
   double timeout_s = 120;
   std::string then = "stop";
   std::string console_log;
@@ -49,7 +50,8 @@ int main(int argc, char** argv) {
 
   app.add_option("--kernel", kernel,
                  "Guest kernel: stock (the pinned Debian cloud kernel, default), debug (KASAN, lockdep, fault "
-                 "injection; built by `cmake --build build --target debug_guest`) or an image path");
+                 "injection; built by `cmake --build build --target debug_guest`), fast (trimmed for boot time; target "
+                 "fast_guest) or an image path");
   app.add_option("--initrd", initrd, "Guest initramfs (default: the one this build packs for that kernel)")
       ->check(CLI::ExistingFile);
   app.add_option("--load", modules, "Project module to load in the guest (repeatable, in order), e.g. vsc_smoke")
@@ -69,6 +71,9 @@ int main(int argc, char** argv) {
   app.add_option("--console-log", console_log, "Keep the serial console in this file");
   app.add_option("--json", json_path, "Write the boot report as JSON to this file");
   app.add_option("--name", name, "QEMU guest name (shows in ps)");
+  app.add_flag("--net", user_network,
+               "A virtio-net card on QEMU's user network: the guest is 10.0.2.15 and reaches this "
+               "host's loopback as 10.0.2.2");
   app.add_flag("--keep-run-dir", keep_run_dir, "Keep the run folder (console, QEMU stderr) after the guest ends");
   app.add_option("--qemu-arg", qemu_args,
                  "Extra QEMU argument (repeatable, in order), e.g. --qemu-arg=-device --qemu-arg=ivshmem-doorbell,...")
@@ -86,10 +91,12 @@ int main(int argc, char** argv) {
   req.launch.kernel = chosen->kernel;
   req.launch.initrd = initrd.empty() ? chosen->initrd : std::filesystem::path(initrd);
   req.launch.kernel_args = chosen->kernel_args;
+  req.launch.firmware = chosen->firmware;
   req.launch.ram_bytes = std::uint64_t{ram_mib} << 20;
   req.launch.cpus = cpus;
   req.launch.gdb_port = gdb_port;
   req.launch.gdb_wait = gdb_wait;
+  req.launch.user_network = user_network;
   req.launch.console_log = console_log;
   req.launch.console_on_stdio = then == "shell";
   req.launch.name = name;

@@ -25,6 +25,7 @@ std::string kernel_command_line(const LaunchOptions& options) {
   // hanging until the deadline. nokaslr keeps gdb's symbol addresses right.
   std::string line = "console=ttyS0 panic=-1";
   if (options.gdb_port) line += " nokaslr";
+  if (options.user_network) line += " vscsim.net=1";
   for (const auto& arg : options.kernel_args) line += " " + arg;
   return line;
 }
@@ -69,10 +70,17 @@ std::vector<std::string> qemu_command(const LaunchOptions& o, const RunResources
   if (!run.run_script.empty()) {
     a.insert(a.end(), {"-fw_cfg", std::string("name=") + kRunScriptFwCfgName + ",file=" + run.run_script.string()});
   }
+  if (o.user_network) {
+    // No IPv6 (init configures IPv4 only) and no option ROM: nothing boots
+    // from this card, and loading iPXE's ROM costs boot time.
+    a.insert(a.end(), {"-netdev", "user,id=vscsim-net,ipv6=off",
+                       "-device", "virtio-net-pci,netdev=vscsim-net,romfile="});
+  }
   if (o.gdb_port) {
     a.insert(a.end(), {"-gdb", "tcp:127.0.0.1:" + std::to_string(*o.gdb_port)});
     if (o.gdb_wait) a.push_back("-S");
   }
+  if (!o.firmware.empty()) a.insert(a.end(), {"-bios", o.firmware.string()});
   a.insert(a.end(), {"-kernel", o.kernel.string()});
   if (!o.initrd.empty()) a.insert(a.end(), {"-initrd", o.initrd.string()});
   a.insert(a.end(), {"-append", kernel_command_line(o)});

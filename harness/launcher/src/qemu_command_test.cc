@@ -107,3 +107,24 @@ BOOST_AUTO_TEST_CASE(kernel_command_line_panics_to_exit_and_carries_extra_args) 
   BOOST_TEST(std::count(argv.begin(), argv.end(), "-no-reboot") == 1);
   BOOST_TEST(has_pair(argv, "-append", line));
 }
+
+BOOST_AUTO_TEST_CASE(user_network_adds_a_virtio_net_card_and_tells_init) {
+  auto o = basic();
+  const auto without = qemu_command(o, run());
+  BOOST_TEST(std::count(without.begin(), without.end(), "-netdev") == 0);
+  BOOST_TEST(kernel_command_line(o).find("vscsim.net") == std::string::npos);
+  o.user_network = true;
+  const auto argv = qemu_command(o, run());
+  BOOST_TEST(has_pair(argv, "-netdev", "user,id=vscsim-net,ipv6=off"));
+  BOOST_TEST(has_pair(argv, "-device", "virtio-net-pci,netdev=vscsim-net,romfile="));
+  BOOST_TEST(kernel_command_line(o).find(" vscsim.net=1") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(firmware_is_qemus_default_unless_given) {
+  auto o = basic();
+  const auto without = qemu_command(o, run());
+  BOOST_TEST(std::count(without.begin(), without.end(), "-bios") == 0);
+  o.firmware = "/usr/share/qemu/qboot.rom";
+  const auto argv = qemu_command(o, run());
+  BOOST_TEST(has_pair(argv, "-bios", "/usr/share/qemu/qboot.rom"));
+}
