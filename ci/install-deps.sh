@@ -11,8 +11,8 @@ packages=(
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libbenchmark-dev
   # fuzz targets and sanitizer runtimes (clang's libFuzzer)
   clang libclang-rt-14-dev
-  # guest: emulator, initramfs, and what Debian's kbuild needs to build modules
-  qemu-system-x86 busybox-static cpio kmod gzip util-linux
+  # guest: emulator, initramfs (binutils strips modules), and what Debian's kbuild needs to build modules
+  qemu-system-x86 busybox-static cpio kmod binutils util-linux
   gcc-12 libelf1 libssl3 apt dpkg
   # kernel lint: sparse, and what checkpatch.pl and images/fetch-kernel-source.sh run
   sparse perl xz-utils tar

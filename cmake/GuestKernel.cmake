@@ -39,40 +39,64 @@ add_custom_target(guest_kernel DEPENDS ${_kernel_stamp})
 
 set(VSCSIM_MODULE_OUTPUT_DIR ${CMAKE_BINARY_DIR}/modules)
 
-# The debug guest kernel (KASAN, lockdep, fault injection; issue 8), built from
-# Debian's kernel source by images/build-kernel.sh into a cache folder named by
-# the hash of its inputs, the same hash the script takes. Never part of ALL:
-# the first build takes tens of minutes; `cmake --build build --target
-# debug_guest` builds it, its modules and its initramfs.
-set(_debug_inputs ${CMAKE_SOURCE_DIR}/images/guest-kernel.env ${CMAKE_SOURCE_DIR}/images/kernel/debug.config
-    ${CMAKE_SOURCE_DIR}/images/kernel/modules ${CMAKE_SOURCE_DIR}/images/build-kernel.sh)
-set(_debug_bytes "")
-foreach(f IN LISTS _debug_inputs)
-  file(READ ${f} _content)
-  string(APPEND _debug_bytes "${_content}")
-endforeach()
-string(SHA256 _debug_hash "${_debug_bytes}")
-string(SUBSTRING ${_debug_hash} 0 12 _debug_hash)
+# Guest kernels built from Debian's kernel source by images/build-kernel.sh
+# VARIANT (config fragment images/kernel/VARIANT.config) into a cache folder
+# named by the hash of its inputs, the same hash the script takes. Never part
+# of ALL: the first build takes about ten minutes on 2 cores.
+#   debug: KASAN, lockdep, fault injection (issue 8). `cmake --build build
+#          --target debug_guest` builds it, its modules and its initramfs.
+#   fast:  trimmed for boot time (issue 10); booted as the uncompressed PVH
+#          vmlinux. `cmake --build build --target fast_guest`.
+# Sets VSCSIM_<VARIANT>_KERNEL_{RELEASE,DIR,ROOT,BUILD_DIR,IMAGE} and
+# VSCSIM_<VARIANT>_MODULE_OUTPUT_DIR, and the target <variant>_kernel.
 string(REGEX MATCH "^[^-]+" _upstream_version "${VSCSIM_KERNEL_PKG_VERSION}")
-set(VSCSIM_DEBUG_KERNEL_RELEASE "${_upstream_version}-vscsim-debug")
-set(VSCSIM_DEBUG_KERNEL_DIR "${VSCSIM_CACHE_DIR}/kernel-build/${VSCSIM_KERNEL_PKG_VERSION}-debug-${_debug_hash}")
-set(VSCSIM_DEBUG_KERNEL_ROOT "${VSCSIM_DEBUG_KERNEL_DIR}/root")
-set(VSCSIM_DEBUG_KERNEL_BUILD_DIR "${VSCSIM_DEBUG_KERNEL_DIR}/obj")
-set(VSCSIM_DEBUG_KERNEL_IMAGE "${VSCSIM_DEBUG_KERNEL_ROOT}/boot/vmlinuz-${VSCSIM_DEBUG_KERNEL_RELEASE}")
-set(VSCSIM_DEBUG_MODULE_OUTPUT_DIR ${CMAKE_BINARY_DIR}/modules-debug)
-set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_debug_inputs})
+function(_vscsim_built_kernel variant)
+  string(TOUPPER ${variant} V)
+  set(inputs ${CMAKE_SOURCE_DIR}/images/guest-kernel.env ${CMAKE_SOURCE_DIR}/images/kernel/${variant}.config
+      ${CMAKE_SOURCE_DIR}/images/kernel/modules ${CMAKE_SOURCE_DIR}/images/build-kernel.sh)
+  set(bytes "")
+  foreach(f IN LISTS inputs)
+    file(READ ${f} content)
+    string(APPEND bytes "${content}")
+  endforeach()
+  string(SHA256 hash "${bytes}")
+  string(SUBSTRING ${hash} 0 12 hash)
+  set(release "${_upstream_version}-vscsim-${variant}")
+  set(dir "${VSCSIM_CACHE_DIR}/kernel-build/${VSCSIM_KERNEL_PKG_VERSION}-${variant}-${hash}")
+  set(VSCSIM_${V}_KERNEL_RELEASE "${release}" PARENT_SCOPE)
+  set(VSCSIM_${V}_KERNEL_DIR "${dir}" PARENT_SCOPE)
+  set(VSCSIM_${V}_KERNEL_ROOT "${dir}/root" PARENT_SCOPE)
+  set(VSCSIM_${V}_KERNEL_BUILD_DIR "${dir}/obj" PARENT_SCOPE)
+  set(VSCSIM_${V}_KERNEL_IMAGE "${dir}/root/boot/vmlinuz-${release}" PARENT_SCOPE)
+  set(VSCSIM_${V}_MODULE_OUTPUT_DIR ${CMAKE_BINARY_DIR}/modules-${variant} PARENT_SCOPE)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${inputs})
+  add_custom_command(
+    OUTPUT ${dir}/.ready
+    COMMAND ${CMAKE_SOURCE_DIR}/images/build-kernel.sh ${variant} ${VSCSIM_CACHE_DIR}
+    DEPENDS ${inputs}
+    COMMENT "Building the ${variant} guest kernel ${release} (cached in ${dir})"
+    VERBATIM)
+  add_custom_target(${variant}_kernel DEPENDS ${dir}/.ready)
+endfunction()
+_vscsim_built_kernel(debug)
+_vscsim_built_kernel(fast)
+
+# The fast kernel boots as its uncompressed vmlinux through the PVH entry
+# point (no decompressor, no real-mode setup), symbols stripped.
+set(VSCSIM_FAST_KERNEL_IMAGE ${CMAKE_BINARY_DIR}/images/fast/vmlinux-${VSCSIM_FAST_KERNEL_RELEASE})
 add_custom_command(
-  OUTPUT ${VSCSIM_DEBUG_KERNEL_DIR}/.ready
-  COMMAND ${CMAKE_SOURCE_DIR}/images/build-kernel.sh debug ${VSCSIM_CACHE_DIR}
-  DEPENDS ${_debug_inputs}
-  COMMENT "Building the debug guest kernel ${VSCSIM_DEBUG_KERNEL_RELEASE} (cached in ${VSCSIM_DEBUG_KERNEL_DIR})"
+  OUTPUT ${VSCSIM_FAST_KERNEL_IMAGE}
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/images/fast
+  COMMAND objcopy --strip-all ${VSCSIM_FAST_KERNEL_BUILD_DIR}/vmlinux ${VSCSIM_FAST_KERNEL_IMAGE}
+  DEPENDS ${VSCSIM_FAST_KERNEL_DIR}/.ready
+  COMMENT "Stripping the fast kernel's vmlinux for a PVH boot"
   VERBATIM)
-add_custom_target(debug_kernel DEPENDS ${VSCSIM_DEBUG_KERNEL_DIR}/.ready)
+add_custom_target(fast_kernel_image DEPENDS ${VSCSIM_FAST_KERNEL_IMAGE})
 
 # One build of a project module against one kernel tree. Variant "" is the
 # stock kernel (target kmod_<name>, in ALL, output in build/modules/);
-# "debug" the debug kernel (kmod_debug_<name>, built on request, output in
-# build/modules-debug/).
+# "debug" or "fast" a kernel built from source (kmod_<variant>_<name>, built
+# on request, output in build/modules-<variant>/).
 function(_vscsim_kernel_module_variant name variant)
   cmake_parse_arguments(M "" "" "SOURCES;INCLUDE_DIRS;HEADERS;USES" ${ARGN})
   if(variant STREQUAL "")
@@ -88,10 +112,11 @@ function(_vscsim_kernel_module_variant name variant)
     set(target kmod_${variant}_${name})
     set(prefix kmod_${variant}_)
     set(work ${CMAKE_CURRENT_BINARY_DIR}/kbuild_${variant}_${name})
-    set(kernel_dir ${VSCSIM_DEBUG_KERNEL_BUILD_DIR})
-    set(out_dir ${VSCSIM_DEBUG_MODULE_OUTPUT_DIR})
-    set(kernel_target debug_kernel)
-    set(release ${VSCSIM_DEBUG_KERNEL_RELEASE})
+    string(TOUPPER ${variant} V)
+    set(kernel_dir ${VSCSIM_${V}_KERNEL_BUILD_DIR})
+    set(out_dir ${VSCSIM_${V}_MODULE_OUTPUT_DIR})
+    set(kernel_target ${variant}_kernel)
+    set(release ${VSCSIM_${V}_KERNEL_RELEASE})
     set(all "")
   endif()
   set(make_args W=1 CONFIG_DEBUG_INFO_BTF_MODULES=)
@@ -160,9 +185,10 @@ endfunction()
 # module loads without forcing). Target: kmod_<name>; properties KO_FILE (the
 # .ko), KBUILD_DIR (where it was built) and KBUILD_ARGS (the make arguments,
 # for checks that rebuild it, such as sparse). The same module is also built
-# for the debug kernel on request: target kmod_debug_<name>, same properties,
-# output in build/modules-debug/.
+# for the debug and fast kernels on request: targets kmod_debug_<name> and
+# kmod_fast_<name>, same properties, output in build/modules-<variant>/.
 function(vscsim_add_kernel_module name)
   _vscsim_kernel_module_variant(${name} "" ${ARGN})
   _vscsim_kernel_module_variant(${name} debug ${ARGN})
+  _vscsim_kernel_module_variant(${name} fast ${ARGN})
 endfunction()

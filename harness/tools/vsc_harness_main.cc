@@ -181,8 +181,8 @@ mutants::BuildPaths mutant_build_paths(const tools::GuestKernel& kernel) {
   b.kernel_build_dir = kernel.module_build_dir;
   b.extra_symbols = kernel.vmbus_symvers;
   b.include_dirs = {build_config::kRaceGateIncludeDir};
-  b.out_root = kernel.debug ? fs::path(build_config::kMutantBuildDir) / "debug-kernel"
-                            : fs::path(build_config::kMutantBuildDir);
+  b.out_root = kernel.modules_of == "stock" ? fs::path(build_config::kMutantBuildDir)
+                                             : fs::path(build_config::kMutantBuildDir) / (kernel.modules_of + "-kernel");
   return b;
 }
 
@@ -213,7 +213,8 @@ struct GuestOptions {
 void add_guest_options(CLI::App& cmd, GuestOptions& g) {
   cmd.add_option("--kernel", g.kernel,
                  "Guest kernel: stock (the pinned Debian cloud kernel), debug (KASAN, lockdep, fault injection; "
-                 "built by `cmake --build build --target debug_guest`) or an image path");
+                 "built by `cmake --build build --target debug_guest`), fast (trimmed for boot time; target "
+                 "fast_guest) or an image path");
   cmd.add_option("--accel", g.accel, "auto (KVM if a probe boot works, else TCG), tcg or kvm")
       ->check(CLI::IsMember({"auto", "tcg", "kvm"}));
   cmd.add_flag("--keep-run-dirs", g.keep_run_dirs, "Keep every guest run folder (failed ones are always kept)");
@@ -237,6 +238,7 @@ std::variant<GuestRun, int> suite_config(const GuestOptions& g) {
   config.session.kernel = kernel->kernel;
   config.session.initrd = kernel->initrd;
   config.session.kernel_args = kernel->kernel_args;
+  config.session.firmware = kernel->firmware;
   config.session.keep_run_dirs = g.keep_run_dirs;
   config.session.boot_timeout = std::chrono::milliseconds(static_cast<long>(g.boot_timeout_s * 1000));
   if (!fs::exists(build_config::kVspSimBinary)) {
@@ -247,6 +249,7 @@ std::variant<GuestRun, int> suite_config(const GuestOptions& g) {
     launcher::LaunchOptions probe;
     probe.kernel = config.session.kernel;
     probe.initrd = config.session.initrd;
+    probe.firmware = config.session.firmware;
     probe.kernel_args = kernel->kernel_args;
     probe.kernel_args.push_back("vscsim.then=poweroff");
     const auto choice = launcher::choose_accel(*launcher::parse_accel(g.accel), probe, build_config::kCacheDir);

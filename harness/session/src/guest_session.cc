@@ -83,11 +83,13 @@ Result<std::unique_ptr<GuestSession>, std::string> GuestSession::start(const Ses
   boot::BootRequest req;
   req.launch.kernel = config.kernel;
   req.launch.initrd = config.initrd;
+  req.launch.firmware = config.firmware;
   req.launch.accel = config.accel;
   req.launch.name = config.name;
   req.launch.deadline = config.lifetime;
   req.launch.kernel_args = config.kernel_args;
   req.launch.kernel_args.push_back("vscsim.agent=1");
+  req.launch.user_network = config.user_network;
   req.ready_timeout = config.boot_timeout;
   for (const auto& m : setup.module()) {
     if (m != kTransportModule) continue;
@@ -102,6 +104,7 @@ Result<std::unique_ptr<GuestSession>, std::string> GuestSession::start(const Ses
     sim_args.push_back("--device");
     sim_args.push_back(d.kind());
   }
+  sim_args.insert(sim_args.end(), config.sim_extra_args.begin(), config.sim_extra_args.end());
   req.launch.before_qemu_starts = [&](const launcher::BeforeQemuStarts& at) {
     s->sim_ = std::make_unique<simctl::SimProcess>(config.vsp_sim_binary, at.run_dir, at.ram_path, sim_args);
     return s->sim_->qemu_args();

@@ -43,6 +43,7 @@ struct SessionConfig {
   std::filesystem::path vsp_sim_binary;
   std::filesystem::path kernel;
   std::filesystem::path initrd;
+  std::filesystem::path firmware;  // LaunchOptions::firmware (empty: SeaBIOS)
   // More kernel command-line arguments (the debug kernel's hung-task timeout).
   std::vector<std::string> kernel_args;
   launcher::Accel accel = launcher::Accel::Tcg;  // resolved (never Auto)
@@ -51,6 +52,10 @@ struct SessionConfig {
   // The guest is killed after this long whatever happens (launcher deadline).
   std::chrono::milliseconds lifetime{std::chrono::hours(6)};
   bool keep_run_dirs = false;  // keep every run folder, not only failed ones
+  // QEMU's user network in the guest (LaunchOptions::user_network), and more
+  // vsp-sim arguments after the devices: the benchmarks' HTTP path.
+  bool user_network = false;
+  std::vector<std::string> sim_extra_args;
   // Driver modules to load from a host file instead of the initramfs's
   // /lib/vscsim (module name -> host path of its .ko), e.g. a mutant of
   // az_blob. The file is copied into the guest once per session.
