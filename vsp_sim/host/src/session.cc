@@ -413,6 +413,7 @@ void Session::service_channel(Channel& ch) {
   // At most a few mask/unmask rounds: end_drain() reporting new data is the
   // only way round, and each round either reads a packet or stops.
   constexpr int kMaxRounds = 4;
+  constexpr std::uint32_t kEarlyCommitFraction = 8;
   ch.reader.begin_drain();
   for (int round = 0; round < kMaxRounds; ++round) {
     while (budget > 0) {
@@ -443,6 +444,19 @@ void Session::service_channel(Channel& ch) {
       if (ch.broken) {
         mark_broken(ch, *ch.broken);
         return;
+      }
+      // The guest gets its space back once an eighth of the ring has been
+      // read, not only at the end of the pass: with large packets a guest
+      // that filled the ring would otherwise wait out the whole pass
+      // (ring-bench, 64 KiB packets: from 0.38 to 0.48 of memcpy, equal to
+      // the two-core handoff floor).
+      if (ch.reader.uncommitted_bytes() >= ch.reader.data_size() / kEarlyCommitFraction) {
+        auto early = ch.reader.commit_read();
+        if (!early.ok()) {
+          mark_broken(ch, early.error().reason);
+          return;
+        }
+        if (*early) signal_channel(ch.relid);
       }
     }
     if (budget == 0 && !rescind_now) {

@@ -321,3 +321,48 @@ BOOST_AUTO_TEST_CASE(room_made_while_the_host_is_mid_pass_is_found_without_a_sig
   BOOST_TEST(model.queued == 0u);
   BOOST_TEST(model.sent == 100u);
 }
+
+namespace {
+
+// A model that calls `on_packet` for every guest packet (a test reads the
+// ring from the guest's side there, while the host is mid-pass).
+struct Watcher final : vd::Device {
+  std::string_view kind() const override { return "watcher"; }
+  w::Guid interface_type() const override { return *w::Guid::parse("11111111-2222-3333-4444-555555555556"); }
+  w::Guid instance() const override { return *w::Guid::parse("66666666-7777-8888-9999-aaaaaaaaaaab"); }
+  void open(vd::ChannelPort&) override {}
+  void packet(const vscsim::ring::PacketView&) override {
+    if (on_packet) on_packet();
+  }
+  void close() override {}
+  std::string describe() const override { return "kind=watcher"; }
+  std::function<void()> on_packet;
+};
+
+}  // namespace
+
+// Large packets: the host hands ring space back to the guest once an eighth
+// of the ring has been read, within the pass, so a guest that filled the
+// ring can go on writing while the host works through what it read.
+BOOST_AUTO_TEST_CASE(space_goes_back_to_the_guest_within_a_pass_after_an_eighth_of_the_ring) {
+  Watcher watcher;
+  SessionFixture f({&watcher});
+  f.connect();
+  f.guest->inbox.clear();
+  BOOST_REQUIRE(f.open(1) == 0u);
+  // Six packets of 512 payload bytes (536 in the ring each): 3216 of the
+  // 8 KiB ring; an eighth (1 KiB) is read after the second.
+  const std::array<std::byte, 512> payload{};
+  for (int i = 0; i < 6; ++i) BOOST_REQUIRE(f.ring_guest->send(w::PacketType::kDataInband, 0, 0, payload).ok());
+  const std::uint32_t free_before = f.ring_guest->g2h_free_bytes();
+  std::vector<std::uint32_t> free_seen;
+  watcher.on_packet = [&] { free_seen.push_back(f.ring_guest->g2h_free_bytes()); };
+  BOOST_REQUIRE(f.guest->host_events.set(1));
+  f.session->on_guest_signal(kVectorChannel);
+  f.session->poll();
+  BOOST_REQUIRE(free_seen.size() == 6u);
+  BOOST_TEST(free_seen[0] == free_before);  // nothing given back before a packet is done
+  BOOST_TEST(free_seen[2] == free_before + 2 * 536);  // after the second: 1072 bytes back
+  BOOST_TEST(free_seen[5] > free_seen[2]);
+  BOOST_TEST(f.ring_guest->g2h_free_bytes() == free_before + 6 * 536);  // and all of it at the end
+}

@@ -134,6 +134,10 @@ Result<PacketView, ReadError> RingReader::read() {
   return PacketView{d, std::span<const std::byte>(buf_.data(), len)};
 }
 
+std::uint32_t RingReader::uncommitted_bytes() const {
+  return ring_distance(published_read_, priv_read_, r_.data_size);
+}
+
 Result<bool, Corrupt> RingReader::commit_read() {
   if (broken_) return Err(Corrupt{reason_});
   if (priv_read_ == published_read_) return false;

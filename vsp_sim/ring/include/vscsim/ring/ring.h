@@ -136,6 +136,9 @@ class RingReader {
   // signalled: it advertised feat_pending_send_sz, set pending_send_sz, and
   // the free space crossed it with this commit (was <= pending, now > pending).
   Result<bool, Corrupt> commit_read();
+  // Bytes read since the last commit_read(): space the guest cannot reuse yet.
+  [[nodiscard]] std::uint32_t uncommitted_bytes() const;
+  [[nodiscard]] std::uint32_t data_size() const { return r_.data_size; }
 
   // Drain protocol: while draining, the interrupt mask tells the guest not to
   // signal. end_drain() clears it and returns true if data arrived meanwhile
