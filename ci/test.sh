@@ -48,9 +48,10 @@ build() {
 mkdir -p build
 if build build all; then
   run_ctest build unit
-  # The debug kernel takes tens of minutes the first time (images/README.md);
-  # without it the debug-kernel tests fail saying so.
+  # The debug and fast kernels take about ten minutes each the first time
+  # (images/README.md); without them their tests fail saying so.
   build build debug_guest
+  build build fast_guest
   run_ctest build vm
 fi
 if build build-asan all -DVSCSIM_SANITIZE=address,undefined; then

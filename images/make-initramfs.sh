@@ -78,7 +78,9 @@ place() {
   order+=("$name")
 }
 for m in "${kmods[@]}"; do place "$m"; done
-printf '%s\n' "${order[@]}" > "$stage/etc/vscsim/base-modules"
+# Empty when all are built in (the fast kernel).
+: > "$stage/etc/vscsim/base-modules"
+for m in "${order[@]}"; do echo "$m" >> "$stage/etc/vscsim/base-modules"; done
 for m in "${extra_kmods[@]}"; do
   cp "$(find_ko "$m")" "$stage/lib/vscsim/kmods/extra/$m.ko"
 done

@@ -33,10 +33,9 @@ namespace {
 const std::string kHarness = VSC_HARNESS_BINARY;
 
 void require_debug_kernel() {
-  BOOST_REQUIRE_MESSAGE(fs::exists(build_config::kDebugKernel) && fs::exists(build_config::kDebugInitramfs),
-                        "the debug kernel is not built (" << build_config::kDebugInitramfs
-                                                          << " is missing): run `cmake --build <build folder> "
-                                                             "--target debug_guest` first");
+  const auto missing = vscsim::testing::missing_built_kernel(build_config::kDebugKernel, build_config::kDebugInitramfs,
+                                                             "debug", "debug_guest");
+  BOOST_REQUIRE_MESSAGE(missing.empty(), missing);
 }
 
 }  // namespace

@@ -30,6 +30,17 @@ std::string slurp(const std::filesystem::path& path) {
   return s.str();
 }
 
+std::string missing_built_kernel(const std::filesystem::path& kernel, const std::filesystem::path& initrd,
+                                 const std::string& name, const std::string& target) {
+  for (const auto& f : {kernel, initrd}) {
+    if (!std::filesystem::exists(f)) {
+      return "the " + name + " kernel is not built (" + f.string() + " is missing): run `cmake --build <build folder> "
+             "--target " + target + "` first";
+    }
+  }
+  return "";
+}
+
 TempDir::TempDir(const std::string& prefix)
     : path(std::filesystem::temp_directory_path() / (prefix + "-" + std::to_string(::getpid()))) {
   std::filesystem::create_directories(path);

@@ -20,6 +20,11 @@ bool has(const std::string& text, const std::string& part);
 // The whole file; empty if it cannot be read.
 std::string slurp(const std::filesystem::path& path);
 
+// "" when a kernel built from source (debug, fast) is there; else what is
+// missing and the build target that makes it, for a failing test to say.
+std::string missing_built_kernel(const std::filesystem::path& kernel, const std::filesystem::path& initrd,
+                                 const std::string& name, const std::string& target);
+
 // <tmp>/<prefix>-<pid>, created now, removed with everything in it at scope end.
 struct TempDir {
   explicit TempDir(const std::string& prefix);
