@@ -110,7 +110,7 @@ std::string mismatch(const std::vector<std::byte>& got, const std::vector<std::b
   if (got.size() != want.size()) {
     return std::to_string(got.size()) + " bytes came back, " + std::to_string(want.size()) + " expected";
   }
-  if (std::memcmp(got.data(), want.data(), got.size()) == 0) return {};
+  if (got.empty() || std::memcmp(got.data(), want.data(), got.size()) == 0) return {};
   std::size_t first = 0;
   while (got[first] == want[first]) ++first;
   const auto differ = std::inner_product(got.begin(), got.end(), want.begin(), std::size_t{0}, std::plus<>(),

@@ -303,7 +303,7 @@ Result<HttpAnswer> HttpConnection::read_answer(bool* server_closes) {
     // The bytes already here first, then the rest straight into the body.
     answer.body.resize(length);
     const std::size_t here = std::min<std::size_t>(length, in_.size() - in_at_);
-    std::memcpy(answer.body.data(), in_.data() + in_at_, here);
+    if (here > 0) std::memcpy(answer.body.data(), in_.data() + in_at_, here);
     in_at_ += here;
     for (std::size_t got = here; got < length;) {
       const ssize_t n = ::recv(fd_, answer.body.data() + got, length - got, 0);
