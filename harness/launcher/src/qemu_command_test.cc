@@ -128,3 +128,15 @@ BOOST_AUTO_TEST_CASE(firmware_is_qemus_default_unless_given) {
   const auto argv = qemu_command(o, run());
   BOOST_TEST(has_pair(argv, "-bios", "/usr/share/qemu/qboot.rom"));
 }
+
+BOOST_AUTO_TEST_CASE(tcg_guests_may_have_a_second_cpu_so_barriers_are_real) {
+  auto o = basic();
+  o.accel = Accel::Tcg;
+  BOOST_TEST(has_pair(qemu_command(o, run()), "-smp", "1,maxcpus=2"));
+  o.cpus = 2;
+  BOOST_TEST(has_pair(qemu_command(o, run()), "-smp", "2"));
+  BOOST_TEST(smp_argument(o) == "2");
+  o.cpus = 1;
+  o.accel = Accel::Kvm;
+  BOOST_TEST(smp_argument(o) == "1");
+}

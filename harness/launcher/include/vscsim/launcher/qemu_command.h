@@ -32,5 +32,8 @@ std::vector<std::string> qemu_command(const LaunchOptions& options, const RunRes
 
 // The kernel command line the guest gets.
 std::string kernel_command_line(const LaunchOptions& options);
+// QEMU's -smp value: `cpus`, and for TCG room for a second CPU (see the
+// definition: without it TCG drops the guest's memory barriers).
+std::string smp_argument(const LaunchOptions& options);
 
 }  // namespace vscsim::launcher
