@@ -248,7 +248,11 @@ int run_e2e(const E2eOptions& o, const GuestOptions& g) {
           auto row = run_guest_case(s, c);
           if (launcher::stop_requested()) return 128 + launcher::stop_signal_number();
           if (!row.ok()) {
-            std::cerr << "vsc-bench: " << row.error() << "\n";
+            // What a person needs to chase it: the simulator's view of the
+            // channel, and the run folder (console, vsp-sim.log) kept.
+            std::cerr << "vsc-bench: " << row.error() << "\nvsp-sim state: " << s.sim().ask("state") << "\n";
+            s.keep_run_dir();
+            std::cerr << "vsc-bench: run folder kept: " << s.guest().run_dir().string() << "\n";
             return kExitFailed;
           }
           got[t] = *row;

@@ -57,6 +57,13 @@ Result<MappedRingPair, std::string> map_ring_pair(const memory::GuestMemory& mem
   return MappedRingPair{std::move(view).value(), *g2h, *h2g};
 }
 
+std::string describe_header(const RingRegion& r) {
+  return fmt::format("w={:#x} r={:#x} mask={} pend={}", field(r, Field::kWriteIndex).load(std::memory_order_relaxed),
+                     field(r, Field::kReadIndex).load(std::memory_order_relaxed),
+                     field(r, Field::kInterruptMask).load(std::memory_order_relaxed),
+                     field(r, Field::kPendingSendSz).load(std::memory_order_relaxed));
+}
+
 // ---- RingReader ----
 
 RingReader::RingReader(RingRegion region, ReaderLimits limits)

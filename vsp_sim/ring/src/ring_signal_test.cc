@@ -196,6 +196,39 @@ BOOST_AUTO_TEST_CASE(request_space_reports_room_that_is_already_free) {
   BOOST_TEST(!*too_much);
 }
 
+// Why a reader publishes its reads before it unmasks: the guest signals only
+// a ring it finds empty by the published read index. Unmasked with reads
+// unpublished, a packet written then gets no signal (the first half, which
+// the session's drain must never do); published first, it does.
+BOOST_AUTO_TEST_CASE(end_drain_after_commit_read_lets_the_next_packet_signal) {
+  RingFixture f;
+  const auto p = make_payload(64, 3);
+  {
+    BOOST_REQUIRE(*f.guest->send(PacketType::kDataInband, 0, 1, p));
+    f.host_rx->begin_drain();
+    BOOST_REQUIRE(f.host_rx->read().ok());
+    auto again = f.host_rx->end_drain();  // unpublished read: the hazard
+    BOOST_REQUIRE(again.ok());
+    BOOST_TEST(!*again);
+    auto sent = f.guest->send(PacketType::kDataInband, 0, 2, p);
+    BOOST_REQUIRE(sent.ok());
+    BOOST_TEST(!*sent);  // the guest sees an unread packet: no signal for this one
+    (void)commit_read(f);
+    BOOST_REQUIRE(f.host_rx->read().ok());
+    (void)commit_read(f);
+  }
+  f.host_rx->begin_drain();
+  BOOST_REQUIRE(*f.guest->send(PacketType::kDataInband, 0, 3, p) == false);  // masked
+  BOOST_REQUIRE(f.host_rx->read().ok());
+  (void)commit_read(f);
+  auto again = f.host_rx->end_drain();
+  BOOST_REQUIRE(again.ok());
+  BOOST_TEST(!*again);
+  auto sent = f.guest->send(PacketType::kDataInband, 0, 4, p);
+  BOOST_REQUIRE(sent.ok());
+  BOOST_TEST(*sent);  // empty and unmasked: the guest signals
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

@@ -100,6 +100,11 @@ struct MappedRingPair {
   RingRegion host_to_guest;
 };
 
+// The ring header as the guest and host see it now, for people chasing a
+// stall: "w=0x.. r=0x.. mask=N pend=N" (write and read index, interrupt
+// mask, pending_send_sz).
+std::string describe_header(const RingRegion& region);
+
 // Maps a GPADL's pages as a ring pair: the guest-to-host ring is pages
 // [0, downstream_page_offset), the host-to-guest ring the rest (OPENCHANNEL's
 // downstream_ringbuffer_pageoffset). Each ring needs a header and >= 1 data page.
@@ -142,7 +147,10 @@ class RingReader {
 
   // Drain protocol: while draining, the interrupt mask tells the guest not to
   // signal. end_drain() clears it and returns true if data arrived meanwhile
-  // (the caller must drain again: no signal will come for it).
+  // (the caller must drain again: no signal will come for it). Call
+  // commit_read() before end_drain(): the guest signals only a ring it finds
+  // empty, judged by the published read index, so a packet written after an
+  // unmask with reads still unpublished would get no signal at all.
   void begin_drain();
   Result<bool, Corrupt> end_drain();
 
