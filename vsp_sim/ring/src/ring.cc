@@ -79,7 +79,7 @@ RingReader::RingReader(RingRegion region, ReaderLimits limits)
     fail(fmt::format("initial read index {:#x} invalid for a {:#x}-byte ring", read, r_.data_size));
     return;
   }
-  priv_read_ = published_read_ = read;
+  priv_read_ = published_read_ = known_write_ = read;
 }
 
 Corrupt RingReader::fail(std::string reason) {
@@ -105,10 +105,14 @@ Result<std::uint32_t, Corrupt> RingReader::load_write_index(const char* where) {
 
 Result<PacketView, ReadError> RingReader::read() {
   if (broken_) return Err(Corrupt{reason_});
-  auto w = load_write_index("read");
-  if (!w.ok()) return Err(std::move(w.error()));
-  const std::uint32_t avail = ring_distance(priv_read_, *w, r_.data_size);
-  if (avail == 0) return Err(Empty{});
+  std::uint32_t avail = ring_distance(priv_read_, known_write_, r_.data_size);
+  if (avail == 0) {
+    auto w = load_write_index("read");
+    if (!w.ok()) return Err(std::move(w.error()));
+    known_write_ = *w;
+    avail = ring_distance(priv_read_, known_write_, r_.data_size);
+    if (avail == 0) return Err(Empty{});
+  }
   if (avail < kDescriptorBytes + kTrailerBytes) {
     return Err(fail(fmt::format("{} bytes available: less than a descriptor and trailer",
                                           avail)));
