@@ -1,6 +1,9 @@
 // vsc-guest: boots the project's guest under QEMU, loads the requested
 // project modules, checks the console, and prints a boot report. It is the
-// smallest complete use of the launcher, and the manual way in.
+// smallest complete use of the launcher, and the manual way in: with
+// --device the simulator runs beside the guest (its VMBus host), and with
+// --control its control socket gets a fixed path for vsc-ctl to fire faults
+// from another terminal while the guest's shell is on this one.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <google/protobuf/text_format.h>
@@ -16,6 +19,7 @@
 #include "vscsim/build_config.h"
 #include "vscsim/launcher/kvm_probe.h"
 #include "vscsim/launcher/stop_signal.h"
+#include "vscsim/simctl/sim_process.h"
 
 namespace {
 
@@ -47,6 +51,8 @@ int main(int argc, char** argv) {
   std::string name = "vscsim-guest";
   bool keep_run_dir = false;
   std::vector<std::string> qemu_args;
+  std::vector<std::string> devices;
+  std::string control_link;
 
   app.add_option("--kernel", kernel,
                  "Guest kernel: stock (the pinned Debian cloud kernel, default), debug (KASAN, lockdep, fault "
@@ -74,6 +80,12 @@ int main(int argc, char** argv) {
   app.add_flag("--net", user_network,
                "A virtio-net card on QEMU's user network: the guest is 10.0.2.15 and reaches this "
                "host's loopback as 10.0.2.2");
+  app.add_option("--device", devices,
+                 "Run vsp-sim beside the guest offering this device (repeatable, relids 1, 2, ... in order): "
+                 "blob, keyboard, blob-vpci. Load the transport with --load vscsim_vmbus,...");
+  app.add_option("--control", control_link,
+                 "With --device: make this path a link to the simulator's control socket, for "
+                 "`vsc-ctl PATH rescind 1` and the like from another terminal");
   app.add_flag("--keep-run-dir", keep_run_dir, "Keep the run folder (console, QEMU stderr) after the guest ends");
   app.add_option("--qemu-arg", qemu_args,
                  "Extra QEMU argument (repeatable, in order), e.g. --qemu-arg=-device --qemu-arg=ivshmem-doorbell,...")
@@ -101,6 +113,21 @@ int main(int argc, char** argv) {
   req.launch.console_on_stdio = then == "shell";
   req.launch.name = name;
   req.launch.extra_args = qemu_args;
+  std::unique_ptr<simctl::SimProcess> sim;
+  if (!devices.empty()) {
+    std::vector<std::string> sim_args;
+    for (const auto& d : devices) {
+      sim_args.push_back("--device");
+      sim_args.push_back(d);
+    }
+    req.launch.before_qemu_starts = [&sim, sim_args](const launcher::BeforeQemuStarts& at) {
+      sim = std::make_unique<simctl::SimProcess>(build_config::kVspSimBinary, at.run_dir, at.ram_path, sim_args);
+      return sim->qemu_args();
+    };
+  } else if (!control_link.empty()) {
+    std::cerr << "vsc-guest: --control needs --device (no simulator runs without one)\n";
+    return 2;
+  }
   req.modules = modules;
   req.module_params = params;
   req.ready_timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
@@ -130,6 +157,29 @@ int main(int argc, char** argv) {
     if (launcher::stop_requested()) {
       guest.stop();
       return exit_code_for_stop();
+    }
+    // The control socket's fixed path, for vsc-ctl from another terminal.
+    struct ControlLink {
+      std::filesystem::path path;
+      ~ControlLink() {
+        std::error_code ec;
+        if (!path.empty()) std::filesystem::remove(path, ec);
+      }
+    } link;
+    if (sim && !control_link.empty()) {
+      std::error_code ec;
+      if (std::filesystem::is_symlink(control_link, ec)) std::filesystem::remove(control_link, ec);
+      std::filesystem::create_symlink(sim->control_socket(), control_link, ec);
+      if (ec) {
+        std::cerr << "vsc-guest: --control " << control_link << ": " << ec.message() << "\n";
+      } else {
+        link.path = control_link;
+      }
+    }
+    if (sim) {
+      const std::string ctl = link.path.empty() ? sim->control_socket().string() : link.path.string();
+      std::cerr << "vsc-guest: vsp-sim runs beside the guest; from another terminal: vsc-ctl " << ctl
+                << " state | rescind 1 | fault drop 1 count=1 | fault delay_ms 1 ms=500 | help\n";
     }
     if (report.ok() && then != "stop") {
       std::cerr << "vsc-guest: ready; " << (then == "shell" ? "guest shell on this terminal" : "press Ctrl-C to stop")

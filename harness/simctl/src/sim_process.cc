@@ -14,6 +14,8 @@
 #include "socket_io.h"
 #include "vscsim/simctl/sim_process.h"
 
+#include <fmt/format.h>
+
 namespace vscsim::simctl {
 
 namespace fs = std::filesystem;
@@ -65,18 +67,28 @@ SimProcess::SimProcess(const fs::path& binary, const fs::path& run_dir, const fs
   }
 }
 
-std::string SimProcess::ask(const std::string& line) const {
+Result<std::string, std::string> ask_text(const std::filesystem::path& control_socket, const std::string& line,
+                                          std::chrono::milliseconds timeout) {
   // A state line grows with the devices; this bounds it all the same.
   constexpr std::size_t kMaxAnswer = std::size_t{1} << 20;
-  const auto deadline = io::Clock::now() + 5s;
-  auto fd = io::connect_unix(control_, deadline);
-  if (!fd.ok()) return "";
-  std::string answer;
-  if (io::send_all(*fd, line + "\n", deadline).ok()) {
-    if (auto got = io::recv_line(*fd, kMaxAnswer, deadline); got.ok()) answer = std::move(got).value();
+  const auto deadline = io::Clock::now() + timeout;
+  auto fd = io::connect_unix(control_socket, deadline);
+  if (!fd.ok()) return Err(fmt::format("{}: {}", control_socket.string(), fd.error()));
+  Result<std::string, std::string> answer = Err(std::string("no answer"));
+  if (auto sent = io::send_all(*fd, line + "\n", deadline); !sent.ok()) {
+    answer = Err(fmt::format("sending to {}: {}", control_socket.string(), sent.error()));
+  } else if (auto got = io::recv_line(*fd, kMaxAnswer, deadline); !got.ok()) {
+    answer = Err(fmt::format("no answer from {}: {}", control_socket.string(), got.error()));
+  } else {
+    answer = std::move(got).value();
   }
   ::close(*fd);
   return answer;
+}
+
+std::string SimProcess::ask(const std::string& line) const {
+  auto answer = ask_text(control_, line, 5s);
+  return answer.ok() ? *answer : "";
 }
 
 Result<SimControl, std::string> SimProcess::control(std::chrono::milliseconds timeout) const {

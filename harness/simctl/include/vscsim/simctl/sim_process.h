@@ -42,6 +42,13 @@ class SimControl {
   std::uint64_t next_id_ = 1;
 };
 
+// One text command on a simulator's control socket (`state`, `rescind 1`,
+// `fault drop 1 count=1`, ...; vsp_sim/daemon/README.md) and its one-line
+// answer, which starts with "ok" or "error". An error here is a transport
+// failure (no socket, refused, no answer within `timeout`).
+Result<std::string, std::string> ask_text(const std::filesystem::path& control_socket, const std::string& line,
+                                          std::chrono::milliseconds timeout);
+
 // vsp-sim as a child: dies with its parent (PR_SET_PDEATHSIG), is stopped by
 // pid (SIGTERM, then SIGKILL), logs into `run_dir`/vsp-sim.log, and has its
 // sockets in run_dir (vsp-sim.sock for QEMU's ivshmem chardev, vsp-sim.ctl
