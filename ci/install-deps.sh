@@ -18,6 +18,9 @@ packages=(
   sparse perl xz-utils tar
   # the debug guest kernel, built from source by images/build-kernel.sh
   flex bison bc libelf-dev libssl-dev
+  # manual debugging (issue 9): gdb for the guest kernel, the libvirt backend
+  # (its daemon and C API), and the repository's Vagrantfile
+  gdb libvirt-daemon-system libvirt-dev vagrant vagrant-libvirt
 )
 
 missing=()
