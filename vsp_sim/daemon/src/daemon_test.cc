@@ -193,6 +193,14 @@ BOOST_AUTO_TEST_CASE(required_options_and_bad_values_are_reported) {
   BOOST_TEST(no_socket.failed());
   BOOST_TEST(no_socket.output.find("--socket") != std::string::npos, no_socket.output);
 
+  // Exactly one way to find guest RAM.
+  Run no_ram = run({"--socket", temp_path("s").string()});
+  BOOST_TEST(no_ram.failed());
+  BOOST_TEST(no_ram.output.find("--guest-ram-from-peer") != std::string::npos, no_ram.output);
+  Run both = run({"--socket", temp_path("s").string(), "--guest-ram", ram.path.string(), "--guest-ram-from-peer"});
+  BOOST_TEST(both.failed());
+  BOOST_TEST(both.output.find("excludes") != std::string::npos, both.output);
+
   Run level = run({"--socket", temp_path("s").string(), "--guest-ram", ram.path.string(), "--log-level", "loud"});
   BOOST_TEST(level.failed());
   BOOST_TEST(level.output.find("loud") != std::string::npos, level.output);

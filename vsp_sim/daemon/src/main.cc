@@ -28,6 +28,7 @@
 #include "vscsim/host/control_socket.h"
 #include "vscsim/host/host.h"
 #include "vscsim/http/blob_http_server.h"
+#include "vscsim/memory/qemu_ram_file.h"
 #include "vscsim/transport/ivshmem_server.h"
 #include "vscsim/transport/layout.h"
 #include "vscsim/transport/shared_region.h"
@@ -54,6 +55,7 @@ extern "C" void on_stop_signal(int) {
 struct Options {
   std::string socket;
   std::string guest_ram;
+  bool guest_ram_from_peer = false;  // find it in the connected QEMU's maps
   std::string log_level = "info";
   std::uint64_t shm_size = layout::kDefaultRegionSize;
   std::string socket_mode;
@@ -182,7 +184,18 @@ int serve(const Options& options, std::vector<std::unique_ptr<vscsim::devices::D
   route_library_log(log);
   vt::SharedRegion region = vt::SharedRegion::create(options.shm_size, 0);
 
-  vscsim::host::Host host(options.guest_ram, std::move(devices));
+  std::optional<vt::PeerId> guest;
+  vt::IvshmemServer* server_ptr = nullptr;
+  vscsim::host::Host::GuestRamLocator locate_ram =
+      [&]() -> vscsim::Result<std::string, std::string> { return options.guest_ram; };
+  if (options.guest_ram_from_peer) {
+    locate_ram = [&]() -> vscsim::Result<std::string, std::string> {
+      const auto pid = guest && server_ptr ? server_ptr->peer_pid(*guest) : std::nullopt;
+      if (!pid) return vscsim::Err(std::string("--guest-ram-from-peer: the guest's QEMU process is not known"));
+      return vscsim::memory::find_qemu_ram_file(*pid);
+    };
+  }
+  vscsim::host::Host host(std::move(locate_ram), std::move(devices));
 
   std::unique_ptr<vscsim::http::BlobHttpServer> http;
   if (options.http_address) {
@@ -196,7 +209,6 @@ int serve(const Options& options, std::vector<std::unique_ptr<vscsim::devices::D
     http = std::move(listening).value();
   }
 
-  std::optional<vt::PeerId> guest;
   vt::ServerOptions server_options;
   server_options.socket_path = options.socket;
   server_options.shm_fd = region.fd();
@@ -204,7 +216,6 @@ int serve(const Options& options, std::vector<std::unique_ptr<vscsim::devices::D
   server_options.socket_mode = socket_mode;
   server_options.log = log;
 
-  vt::IvshmemServer* server_ptr = nullptr;
   vt::ServerCallbacks callbacks;
   callbacks.peer_connected = [&](vt::PeerId id) {
     region.reset_for_guest(id);
@@ -213,7 +224,9 @@ int serve(const Options& options, std::vector<std::unique_ptr<vscsim::devices::D
       if (server_ptr != nullptr) server_ptr->signal_guest(id, v);
     });
     if (!started.ok()) {
-      log(vt::LogLevel::kError, fmt::format("guest {} not served: {}", id, started.error()));
+      // Pending, not lost: Host retries at each of its signals.
+      log(vt::LogLevel::kInfo, fmt::format("guest {} connected; its RAM is not mapped yet ({}); trying again "
+                                           "when it signals", id, started.error()));
     } else {
       log(vt::LogLevel::kInfo, fmt::format("guest {} connected", id));
     }
@@ -310,10 +323,18 @@ int main(int argc, char** argv) {
   Options options;
   app.add_option("--socket", options.socket, "Unix socket path of the ivshmem server QEMU connects to")
       ->required();
-  app.add_option("--guest-ram", options.guest_ram,
-                 "Guest RAM file (QEMU memory-backend-file,share=on), e.g. /proc/<pid>/fd/<n> for a memfd. "
-                 "Opened and mapped when the guest connects, not at start: it may not exist yet")
-      ->required();
+  auto* ram_option =
+      app.add_option("--guest-ram", options.guest_ram,
+                     "Guest RAM file (QEMU memory-backend-file,share=on), e.g. /proc/<pid>/fd/<n> for a memfd. "
+                     "Opened and mapped when the guest connects (again at each guest signal until it works), "
+                     "not at start: it may not exist yet");
+  auto* from_peer_option =
+      app.add_flag("--guest-ram-from-peer", options.guest_ram_from_peer,
+                   "Instead of --guest-ram: map the largest shared file mapping of the QEMU process that "
+                   "connects (its guest RAM), for a QEMU started by libvirt or Vagrant whose RAM file path "
+                   "is chosen by libvirt. Needs root (reads /proc/<pid>/maps and map_files)");
+  ram_option->excludes(from_peer_option);
+  from_peer_option->excludes(ram_option);
   app.add_option("--device", options.devices, "Offer this device to the guest (repeatable, relids 1, 2, ... "
                  "in order): keyboard (the Hyper-V synthetic keyboard), blob (the Azure Blob fast-path "
                  "device, backed by a blob store) or blob-vpci (the Azure Blob device's companion "
@@ -398,7 +419,11 @@ int main(int argc, char** argv) {
   }
   options.device_options.blob_delay = std::chrono::milliseconds(options.blob_delay_ms);
   const vt::LogLevel level = levels.at(options.log_level);
-  if (!check_guest_ram(options.guest_ram, make_log_sink(level))) {
+  if (options.guest_ram.empty() && !options.guest_ram_from_peer) {
+    fail_message("one of --guest-ram FILE and --guest-ram-from-peer is required");
+    return kExitBadInput;
+  }
+  if (!options.guest_ram_from_peer && !check_guest_ram(options.guest_ram, make_log_sink(level))) {
     return kExitBadInput;
   }
   // Made before serving, so an unusable --blob-dir is reported at start.

@@ -98,7 +98,12 @@ std::unique_ptr<devices::Device> make_device(std::string_view kind) {
 
 Host::Host(std::string guest_ram_path, std::vector<std::unique_ptr<devices::Device>> devices,
            SessionConfig config)
-    : guest_ram_path_(std::move(guest_ram_path)),
+    : Host([path = std::move(guest_ram_path)]() -> Result<std::string, std::string> { return path; },
+           std::move(devices), std::move(config)) {}
+
+Host::Host(GuestRamLocator locate_guest_ram, std::vector<std::unique_ptr<devices::Device>> devices,
+           SessionConfig config)
+    : locate_guest_ram_(std::move(locate_guest_ram)),
       devices_(std::move(devices)),
       config_(std::move(config)) {
   if (config_.trace == nullptr) config_.trace = &trace_;
@@ -107,22 +112,45 @@ Host::Host(std::string guest_ram_path, std::vector<std::unique_ptr<devices::Devi
 
 Result<void, std::string> Host::guest_connected(const Bar2& bar2, SignalGuest signal) {
   session_.reset();
-  auto mem = map_guest_ram(guest_ram_path_);
+  pending_ = PendingGuest{bar2, std::move(signal)};
+  last_attach_error_.clear();
+  return attach_pending();
+}
+
+Result<void, std::string> Host::attach_pending() {
+  auto path = locate_guest_ram_();
+  if (!path.ok()) return Err(std::move(path.error()));
+  auto mem = map_guest_ram(*path);
   if (!mem.ok()) return Err(std::move(mem.error()));
+  const Bar2 bar2 = pending_->bar2;
+  SignalGuest signal = std::move(pending_->signal);
+  pending_.reset();
   std::vector<devices::Device*> devs;
   for (auto& d : devices_) devs.push_back(d.get());
   const std::uint64_t ram = mem->layout().ram_size();
   session_ = std::make_unique<Session>(std::move(mem).value(), bar2, std::move(signal), devs,
                                        next_faults_, config_);
   next_faults_.clear();
-  log::logf(log::Level::kInfo, "guest RAM mapped ({} MiB); offering {} device(s)", ram >> 20,
+  log::logf(log::Level::kInfo, "guest RAM {} mapped ({} MiB); offering {} device(s)", *path, ram >> 20,
             devs.size());
   return {};
 }
 
-void Host::guest_disconnected() { session_.reset(); }
+void Host::guest_disconnected() {
+  session_.reset();
+  pending_.reset();
+}
 
 void Host::on_guest_signal(std::uint16_t vector) {
+  if (!session_ && pending_) {
+    if (auto attached = attach_pending(); !attached.ok()) {
+      if (attached.error() != last_attach_error_) {
+        log::logf(log::Level::kError, "guest signalled but is not served: {}", attached.error());
+        last_attach_error_ = attached.error();
+      }
+      return;
+    }
+  }
   if (session_) session_->on_guest_signal(vector);
 }
 

@@ -113,6 +113,28 @@ BOOST_AUTO_TEST_CASE(host_maps_guest_ram_only_when_the_guest_connects) {
   BOOST_TEST(r.error().find("/nonexistent/guest-ram") != std::string::npos);
   BOOST_TEST(missing.session() == nullptr);
 
+  // The connected guest stays pending: once the file appears (QEMU creates a
+  // file-backed RAM after it connects), the guest's next signal attaches it.
+  const auto later = std::filesystem::temp_directory_path() /
+                     ("vscsim-host-test-later-ram." + std::to_string(::getpid()));
+  std::filesystem::remove(later);
+  vh::Host pending(later.string(), one_keyboard());
+  BOOST_REQUIRE(!pending.guest_connected(vh::Bar2::of(region), [](std::uint16_t) {}).ok());
+  pending.on_guest_signal(0);
+  BOOST_TEST(pending.session() == nullptr);
+  std::filesystem::create_symlink(ram.path(), later);
+  pending.on_guest_signal(0);
+  BOOST_TEST(pending.session() != nullptr);
+  std::filesystem::remove(later);
+  // A guest that left is not attached by a late signal.
+  vh::Host gone(later.string(), one_keyboard());
+  BOOST_REQUIRE(!gone.guest_connected(vh::Bar2::of(region), [](std::uint16_t) {}).ok());
+  gone.guest_disconnected();
+  std::filesystem::create_symlink(ram.path(), later);
+  gone.on_guest_signal(0);
+  BOOST_TEST(gone.session() == nullptr);
+  std::filesystem::remove(later);
+
   vh::Host host(ram.path(), one_keyboard());
   BOOST_REQUIRE(host.guest_connected(vh::Bar2::of(region), [](std::uint16_t) {}).ok());
   const std::string state = host.command("state");

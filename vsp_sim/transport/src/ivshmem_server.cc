@@ -250,6 +250,9 @@ void IvshmemServer::accept_peer() {
     return;
   }
   next_id_ = static_cast<PeerId>(peer.id + 1);
+  ucred cred{};
+  socklen_t cred_len = sizeof cred;
+  if (::getsockopt(socket.get(), SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0) peer.pid = cred.pid;
   peer.socket = std::move(socket);
   for (std::uint16_t v = 0; v < options_.vectors; ++v) {
     peer.guest_rx.push_back(make_eventfd());
@@ -401,6 +404,13 @@ bool IvshmemServer::signal_guest(PeerId guest, std::uint16_t vector) {
   }
   const std::uint64_t one = 1;
   return ::write(it->second.guest_rx[vector].get(), &one, sizeof(one)) == static_cast<ssize_t>(sizeof(one));
+}
+
+std::optional<pid_t> IvshmemServer::peer_pid(PeerId id) const {
+  std::lock_guard lock(mutex_);
+  const auto it = peers_.find(id);
+  if (it == peers_.end() || it->second.pid <= 0) return std::nullopt;
+  return it->second.pid;
 }
 
 std::vector<PeerId> IvshmemServer::peers() const {

@@ -269,6 +269,9 @@ BOOST_AUTO_TEST_CASE(handshake_sends_version_id_shm_host_eventfds_then_own_event
   BOOST_TEST(!peer.read(100ms));
   BOOST_TEST(f.recorder.wait_for(Recorder::fmt_event("connected", static_cast<vt::PeerId>(peer.id()))));
   BOOST_TEST(f.server->peers() == std::vector<vt::PeerId>{static_cast<vt::PeerId>(peer.id())});
+  // The peer is this process (the daemon finds QEMU's guest RAM through it).
+  BOOST_TEST(f.server->peer_pid(static_cast<vt::PeerId>(peer.id())).value_or(0) == ::getpid());
+  BOOST_TEST(!f.server->peer_pid(static_cast<vt::PeerId>(peer.id() + 7)).has_value());
 
   // The shared-memory fd is the server's region: same size, same bytes.
   const layout::RegionHeader& header = peer.map_header();

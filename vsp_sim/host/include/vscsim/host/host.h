@@ -92,6 +92,9 @@
 #include <string_view>
 #include <vector>
 
+#include <functional>
+#include <optional>
+
 #include "vscsim/blobstore/store.h"
 #include "vscsim/control.pb.h"
 #include "vscsim/devices/device.h"
@@ -111,17 +114,26 @@ class Host {
   // its own fault rules (config.faults is replaced).
   Host(std::string guest_ram_path, std::vector<std::unique_ptr<devices::Device>> devices,
        SessionConfig config = {});
+  // Where the guest RAM file is, asked each time a guest must be attached:
+  // for a QEMU started by libvirt or Vagrant the file has no path known in
+  // advance (daemon --guest-ram-from-peer finds it in the QEMU peer's maps).
+  using GuestRamLocator = std::function<Result<std::string, std::string>()>;
+  Host(GuestRamLocator locate_guest_ram, std::vector<std::unique_ptr<devices::Device>> devices,
+       SessionConfig config = {});
   // Not movable: its session config points at its own trace.
   Host(Host&&) = delete;
   Host& operator=(Host&&) = delete;
 
   // A guest peer finished its ivshmem handshake and the region was reset for
-  // it: maps guest RAM and starts a session. On failure (RAM file unusable)
-  // there is no session and the error says why; the guest then gets no
-  // answers and its own time-outs report it.
+  // it: maps guest RAM and starts a session. On failure (RAM file missing or
+  // unusable) there is no session yet and the error says why; the guest stays
+  // pending and each of its signals tries again. QEMU connects to the ivshmem
+  // server before it creates a file-backed RAM (libvirt's case), and the
+  // guest first signals only once its transport module loads, long after.
   Result<void, std::string> guest_connected(const Bar2& bar2, SignalGuest signal);
   void guest_disconnected();
 
+  // A pending guest (see guest_connected) is attached first.
   void on_guest_signal(std::uint16_t vector);
   void poll();
   [[nodiscard]] bool busy() const;
@@ -155,7 +167,16 @@ class Host {
   // values fit that device; the error says why not.
   Result<void, std::string> check_rule(const control::FaultRule& rule) const;
 
-  std::string guest_ram_path_;
+  // Maps guest RAM and starts the session for the pending guest.
+  Result<void, std::string> attach_pending();
+
+  GuestRamLocator locate_guest_ram_;
+  struct PendingGuest {
+    Bar2 bar2;
+    SignalGuest signal;
+  };
+  std::optional<PendingGuest> pending_;  // connected, RAM not mapped yet
+  std::string last_attach_error_;        // logged once, not on every signal
   std::vector<std::unique_ptr<devices::Device>> devices_;
   SessionConfig config_;
   // Faults asked for while no guest was connected, applied to the next session.

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "vscsim/transport/layout.h"
@@ -80,12 +81,16 @@ class IvshmemServer {
   bool signal_guest(PeerId guest, std::uint16_t vector);
 
   [[nodiscard]] std::vector<PeerId> peers() const;
+  // The process at the other end of a peer's socket (SO_PEERCRED at accept),
+  // i.e. QEMU; nullopt if no such peer. Thread-safe.
+  [[nodiscard]] std::optional<pid_t> peer_pid(PeerId id) const;
   [[nodiscard]] PeerId host_peer_id() const { return options_.host_peer_id; }
   [[nodiscard]] const std::filesystem::path& socket_path() const { return options_.socket_path; }
 
  private:
   struct Peer {
     PeerId id = 0;
+    pid_t pid = 0;  // 0: the kernel did not say
     UniqueFd socket;
     std::vector<UniqueFd> guest_rx;  // the guest is interrupted through these
     std::vector<UniqueFd> host_rx;   // the host is interrupted through these, by this guest
