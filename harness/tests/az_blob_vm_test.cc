@@ -144,7 +144,7 @@ azblob get c1/x /tmp/z && cmp /tmp/x /tmp/z && echo "back ok" || echo "back FAIL
 }
 
 // A "vscsim-run: <word> ..." line, or a failure that says which.
-std::string need(launcher::QemuGuest& g, const std::string& word, std::chrono::seconds timeout) {
+std::string need(launcher::Guest& g, const std::string& word, std::chrono::seconds timeout) {
   const auto line = run_line(g, word, timeout);
   BOOST_REQUIRE_MESSAGE(line, "the guest never printed '" << word << "'");
   return *line;
@@ -165,7 +165,7 @@ bool has(const std::string& s, const std::string& part) { return s.find(part) !=
 
 // The simulator's packet trace, accounted (only the blob channels: relid 1 is
 // the keyboard, whose protocol never sends completions).
-checkers::AccountingReport accounting(launcher::QemuGuest& g, const SimProcess& sim,
+checkers::AccountingReport accounting(launcher::Guest& g, const SimProcess& sim,
                                       const std::set<std::uint32_t>& relids) {
   const auto path = g.run_dir() / "trace.jsonl";
   const std::string answer = sim.ask("trace-dump " + path.string());

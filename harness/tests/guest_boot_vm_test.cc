@@ -130,7 +130,7 @@ BOOST_AUTO_TEST_CASE(guest_boots_loads_the_smoke_module_and_leaves_nothing_behin
   // Guest RAM is visible to another process through the RAM path: the init
   // marker the guest printed sits somewhere in guest memory.
   {
-    std::ifstream ram(out.guest->ram_path(), std::ios::binary);
+    std::ifstream ram(dynamic_cast<launcher::QemuGuest&>(*out.guest).ram_path(), std::ios::binary);
     BOOST_TEST_REQUIRE(ram.good());
     std::string mem((std::istreambuf_iterator<char>(ram)), std::istreambuf_iterator<char>());
     BOOST_TEST(mem.size() == req.launch.ram_bytes);

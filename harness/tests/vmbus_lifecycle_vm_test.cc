@@ -120,7 +120,7 @@ echo "devices count=$(ls /sys/bus/vmbus/devices/ | grep -c .) keyboards=$(cat /s
 )SH";
 }
 
-void expect_clean_console(launcher::QemuGuest& g, Run& run) {
+void expect_clean_console(launcher::Guest& g, Run& run) {
   boot::check_console(g, run.boot.report);
   BOOST_TEST(run.boot.report.console_findings_size() == 0, run.boot.report.error());
 }

@@ -77,13 +77,13 @@ Run boot_with_sim(const std::string& name, const std::string& script, const std:
       const std::string a = run.sim->ask(c);
       if (a.rfind("ok", 0) != 0) throw std::runtime_error("vsp-sim refused '" + c + "': " + a);
     }
-    return run.sim->qemu_args();
+    return std::vector<launcher::IvshmemDoorbell>{{run.sim->socket(), SimProcess::kIvshmemVectors}};
   };
   run.boot = boot::boot_until_ready(req);
   return run;
 }
 
-std::optional<std::string> run_line(launcher::QemuGuest& g, const std::string& word, std::chrono::seconds timeout) {
+std::optional<std::string> run_line(launcher::Guest& g, const std::string& word, std::chrono::seconds timeout) {
   const std::string marker = "vscsim-run: " + word;
   const auto r = g.wait_for_console(marker, timeout);
   if (r.status != launcher::WaitStatus::Found) return std::nullopt;
@@ -96,7 +96,7 @@ std::optional<std::string> run_line(launcher::QemuGuest& g, const std::string& w
   return line;
 }
 
-bool keyboard_bound(launcher::QemuGuest& g, std::chrono::seconds timeout, std::string* why) {
+bool keyboard_bound(launcher::Guest& g, std::chrono::seconds timeout, std::string* why) {
   // The script's first line is its verdict: "bound ..." or "not-bound ...".
   const auto line = run_line(g, "", timeout);
   if (!line) {
@@ -109,7 +109,7 @@ bool keyboard_bound(launcher::QemuGuest& g, std::chrono::seconds timeout, std::s
          line->find("driver=hyperv_keyboard") != std::string::npos;
 }
 
-GoLine::GoLine(launcher::QemuGuest& g) : fd_(connect_unix(g.agent_socket())) {
+GoLine::GoLine(launcher::Guest& g) : fd_(connect_unix(g.agent_socket())) {
   if (fd_ < 0) throw std::runtime_error("cannot connect to " + g.agent_socket().string());
 }
 
@@ -134,7 +134,7 @@ double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-void log_for_the_record(launcher::QemuGuest& g, const SimProcess& sim) {
+void log_for_the_record(launcher::Guest& g, const SimProcess& sim) {
   std::istringstream lines(g.console());
   for (std::string l; std::getline(lines, l);) {
     if (l.find("vscsim-") != std::string::npos || l.find("insmod-force") != std::string::npos ||

@@ -59,19 +59,19 @@ Run boot_with_sim(const std::string& name, const std::string& script,
                   const std::vector<std::string>& modules = {"vscsim_vmbus"});
 
 // The guest's "vscsim-run: <word> ..." line, waiting for it.
-std::optional<std::string> run_line(launcher::QemuGuest& g, const std::string& word,
+std::optional<std::string> run_line(launcher::Guest& g, const std::string& word,
                                     std::chrono::seconds timeout);
 
 // The check a scenario relies on: the script's first line says the keyboard is
 // on the vmbus bus with its class_id and hyperv_keyboard bound to it.
-bool keyboard_bound(launcher::QemuGuest& g, std::chrono::seconds timeout, std::string* why);
+bool keyboard_bound(launcher::Guest& g, std::chrono::seconds timeout, std::string* why);
 
 // The host's end of the guest agent's virtio-serial port, held open for the
 // whole test (a connection closed at once could lose what it wrote before the
 // guest opened the port): go() lets a script blocked in wait_go continue.
 class GoLine {
  public:
-  explicit GoLine(launcher::QemuGuest& g);
+  explicit GoLine(launcher::Guest& g);
   ~GoLine();
   GoLine(const GoLine&) = delete;
   GoLine& operator=(const GoLine&) = delete;
@@ -84,13 +84,13 @@ class GoLine {
 // Keeps the guest's run folder (console.log, qemu.stderr, vsp-sim.log) when
 // the test case failed, and says where it is.
 struct KeepOnFailure {
-  launcher::QemuGuest& guest;
+  launcher::Guest& guest;
   ~KeepOnFailure();
 };
 
 double since(std::chrono::steady_clock::time_point t0);
 
 // Logs the guest's marker and vmbus lines and the simulator's log (ctest -V).
-void log_for_the_record(launcher::QemuGuest& g, const SimProcess& sim);
+void log_for_the_record(launcher::Guest& g, const SimProcess& sim);
 
 }  // namespace vscsim::vmtest

@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     }
     req.launch.before_qemu_starts = [&sim, sim_args](const launcher::BeforeQemuStarts& at) {
       sim = std::make_unique<simctl::SimProcess>(build_config::kVspSimBinary, at.run_dir, at.ram_path, sim_args);
-      return sim->qemu_args();
+      return std::vector<launcher::IvshmemDoorbell>{{sim->socket(), simctl::SimProcess::kIvshmemVectors}};
     };
   } else if (!control_link.empty()) {
     std::cerr << "vsc-guest: --control needs --device (no simulator runs without one)\n";

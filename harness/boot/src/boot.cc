@@ -45,7 +45,7 @@ void fail(BootReport& report, const std::string& why) {
 
 }  // namespace
 
-void check_console(launcher::QemuGuest& guest, BootReport& report) {
+void check_console(launcher::Guest& guest, BootReport& report) {
   report.clear_console_findings();
   for (const auto& f : checkers::scan_console(guest.console())) {
     auto* out = report.add_console_findings();

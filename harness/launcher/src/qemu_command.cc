@@ -20,6 +20,20 @@ std::optional<Accel> parse_accel(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view to_string(Backend backend) {
+  switch (backend) {
+    case Backend::Qemu: return "qemu";
+    case Backend::Libvirt: return "libvirt";
+  }
+  return "?";
+}
+
+std::optional<Backend> parse_backend(std::string_view text) {
+  if (text == "qemu") return Backend::Qemu;
+  if (text == "libvirt") return Backend::Libvirt;
+  return std::nullopt;
+}
+
 std::string kernel_command_line(const LaunchOptions& options) {
   // panic=-1 with -no-reboot: a panicking guest ends QEMU at once instead of
   // hanging until the deadline. nokaslr keeps gdb's symbol addresses right.
@@ -97,6 +111,11 @@ std::vector<std::string> qemu_command(const LaunchOptions& o, const RunResources
   a.insert(a.end(), {"-kernel", o.kernel.string()});
   if (!o.initrd.empty()) a.insert(a.end(), {"-initrd", o.initrd.string()});
   a.insert(a.end(), {"-append", kernel_command_line(o)});
+  for (std::size_t i = 0; i < o.ivshmem.size(); ++i) {
+    const std::string id = "vscsim-ivshmem" + std::to_string(i);
+    a.insert(a.end(), {"-chardev", "socket,path=" + o.ivshmem[i].server_socket.string() + ",id=" + id,
+                       "-device", "ivshmem-doorbell,chardev=" + id + ",vectors=" + std::to_string(o.ivshmem[i].vectors)});
+  }
   a.insert(a.end(), o.extra_args.begin(), o.extra_args.end());
   return a;
 }

@@ -140,3 +140,20 @@ BOOST_AUTO_TEST_CASE(tcg_guests_may_have_a_second_cpu_so_barriers_are_real) {
   o.accel = Accel::Kvm;
   BOOST_TEST(smp_argument(o) == "1");
 }
+
+BOOST_AUTO_TEST_CASE(each_ivshmem_device_gets_its_own_chardev_on_its_server_socket) {
+  auto o = basic();
+  o.ivshmem = {{"/run/a/vsp-sim.sock", 2}, {"/run/b.sock", 4}};
+  const auto a = qemu_command(o, run());
+  BOOST_TEST(has_pair(a, "-chardev", "socket,path=/run/a/vsp-sim.sock,id=vscsim-ivshmem0"));
+  BOOST_TEST(has_pair(a, "-device", "ivshmem-doorbell,chardev=vscsim-ivshmem0,vectors=2"));
+  BOOST_TEST(has_pair(a, "-chardev", "socket,path=/run/b.sock,id=vscsim-ivshmem1"));
+  BOOST_TEST(has_pair(a, "-device", "ivshmem-doorbell,chardev=vscsim-ivshmem1,vectors=4"));
+}
+
+BOOST_AUTO_TEST_CASE(backend_names_parse_and_print) {
+  BOOST_TEST((parse_backend("qemu") == Backend::Qemu));
+  BOOST_TEST((parse_backend("libvirt") == Backend::Libvirt));
+  BOOST_TEST(!parse_backend("virsh").has_value());
+  BOOST_TEST(to_string(Backend::Libvirt) == "libvirt");
+}

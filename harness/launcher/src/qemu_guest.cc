@@ -38,23 +38,6 @@ std::string read_file(const std::filesystem::path& path) {
 
 }  // namespace
 
-std::string ExitInfo::describe() const {
-  std::string s = exited ? "exited with code " + std::to_string(code)
-                         : "killed by signal " + std::to_string(signal);
-  if (killed_at_deadline) s += " (deadline reached)";
-  return s;
-}
-
-std::string_view to_string(WaitStatus status) {
-  switch (status) {
-    case WaitStatus::Found: return "found";
-    case WaitStatus::GuestExited: return "guest exited";
-    case WaitStatus::TimedOut: return "timed out";
-    case WaitStatus::StopRequested: return "stop requested";
-  }
-  return "?";
-}
-
 QemuGuest::QemuGuest(LaunchOptions options) : options_(std::move(options)) {}
 
 std::unique_ptr<QemuGuest> QemuGuest::launch(const LaunchOptions& options) {
@@ -64,6 +47,7 @@ std::unique_ptr<QemuGuest> QemuGuest::launch(const LaunchOptions& options) {
 }
 
 void QemuGuest::start() {
+  if (options_.backend != Backend::Qemu) throw LaunchError("QemuGuest launches the qemu backend only");
   if (!std::filesystem::exists(options_.kernel)) throw LaunchError("guest kernel not found: " + options_.kernel.string());
   if (!options_.initrd.empty() && !std::filesystem::exists(options_.initrd)) {
     throw LaunchError("guest initramfs not found: " + options_.initrd.string());
@@ -80,8 +64,8 @@ void QemuGuest::start() {
   if (::ftruncate(ram_fd_, static_cast<off_t>(options_.ram_bytes)) != 0) throw_errno("sizing guest RAM");
 
   if (options_.before_qemu_starts) {
-    const auto more = options_.before_qemu_starts({ram_path(), run_dir_->path()});
-    options_.extra_args.insert(options_.extra_args.end(), more.begin(), more.end());
+    const auto more = options_.before_qemu_starts({ram_path(), run_dir_->path(), Backend::Qemu});
+    options_.ivshmem.insert(options_.ivshmem.end(), more.begin(), more.end());
   }
   std::filesystem::path run_script;
   if (!options_.run_script.empty()) {
@@ -182,44 +166,19 @@ bool QemuGuest::reap(bool block) {
 
 bool QemuGuest::running() { return !reap(false); }
 
-const std::string& QemuGuest::console() {
-  std::ifstream in(console_log_, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(console_read_));
-  std::ostringstream more;
-  more << in.rdbuf();
-  const std::string chunk = more.str();
-  console_ += chunk;
-  console_read_ += chunk.size();
-  return console_;
-}
-
 std::string QemuGuest::qemu_stderr() const {
   return run_dir_ ? read_file(run_dir_->path() / "qemu.stderr") : final_stderr_;
 }
 
-WaitResult QemuGuest::wait_for_console(std::string_view needle, std::chrono::milliseconds timeout,
-                                       std::size_t from) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const std::string& text = console();
-    const std::size_t start = std::min(from, text.size());
-    if (const auto at = text.find(needle, start); at != std::string::npos) {
-      return {WaitStatus::Found, at + needle.size()};
-    }
-    if (!running()) {
-      // Read what QEMU wrote before it ended.
-      const std::string& last = console();
-      if (const auto at = last.find(needle, start); at != std::string::npos) {
-        return {WaitStatus::Found, at + needle.size()};
-      }
-      return {WaitStatus::GuestExited};
-    }
-    if (stop_requested()) return {WaitStatus::StopRequested};
-    if (std::chrono::steady_clock::now() >= until) return {WaitStatus::TimedOut};
-    // Wake on QEMU's exit, else poll the console file every 5 ms.
-    pollfd p{pidfd_, POLLIN, 0};
-    ::poll(&p, 1, 5);
-  }
+void QemuGuest::wait_for_exit(std::chrono::milliseconds timeout) {
+  pollfd p{pidfd_, POLLIN, 0};
+  ::poll(&p, 1, static_cast<int>(timeout.count()));
+}
+
+std::string QemuGuest::describe_launch() const {
+  std::string line;
+  for (const auto& a : command_) line += (line.empty() ? "" : " ") + a;
+  return line;
 }
 
 std::filesystem::path QemuGuest::ram_path() const {
@@ -248,7 +207,7 @@ ExitInfo QemuGuest::stop(std::chrono::milliseconds grace) {
   ram_fd_ = -1;
   // Keep the final console and QEMU's stderr readable after the folder is gone
   // (a console_log the user chose lives outside it and stays).
-  console();
+  read_console_file();
   final_stderr_ = qemu_stderr();
   run_dir_.reset();
   return exit_.value_or(ExitInfo{});

@@ -107,7 +107,7 @@ Result<std::unique_ptr<GuestSession>, std::string> GuestSession::start(const Ses
   sim_args.insert(sim_args.end(), config.sim_extra_args.begin(), config.sim_extra_args.end());
   req.launch.before_qemu_starts = [&](const launcher::BeforeQemuStarts& at) {
     s->sim_ = std::make_unique<simctl::SimProcess>(config.vsp_sim_binary, at.run_dir, at.ram_path, sim_args);
-    return s->sim_->qemu_args();
+    return std::vector<launcher::IvshmemDoorbell>{{s->sim_->socket(), simctl::SimProcess::kIvshmemVectors}};
   };
 
   boot::BootOutcome boot;

@@ -35,8 +35,12 @@ std::string read_file(const fs::path& p) {
 SimProcess::SimProcess(const fs::path& binary, const fs::path& run_dir, const fs::path& ram_path,
                        const std::vector<std::string>& args)
     : socket_(run_dir / "vsp-sim.sock"), control_(run_dir / "vsp-sim.ctl"), log_(run_dir / "vsp-sim.log") {
-  std::vector<std::string> all{binary.string(), "--socket", socket_.string(), "--guest-ram",
-                               ram_path.string(), "--control", control_.string()};
+  std::vector<std::string> all{binary.string(), "--socket", socket_.string(), "--control", control_.string()};
+  if (ram_path.empty()) {
+    all.emplace_back("--guest-ram-from-peer");
+  } else {
+    all.insert(all.end(), {"--guest-ram", ram_path.string()});
+  }
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
@@ -144,10 +148,5 @@ int SimProcess::kill_now() {
 }
 
 std::string SimProcess::log() const { return read_file(log_); }
-
-std::vector<std::string> SimProcess::qemu_args() const {
-  return {"-chardev", "socket,path=" + socket_.string() + ",id=vsim", "-device",
-          "ivshmem-doorbell,chardev=vsim,vectors=2"};
-}
 
 }  // namespace vscsim::simctl

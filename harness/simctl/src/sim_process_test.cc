@@ -119,15 +119,10 @@ BOOST_FIXTURE_TEST_CASE(trace_dump_writes_the_file_and_counts_its_events, Sim) {
   BOOST_TEST(bad->error().find("cannot write") == 0u, bad->error());
 }
 
-BOOST_AUTO_TEST_CASE(stop_ends_the_simulator_cleanly_and_qemu_args_name_its_socket) {
+BOOST_AUTO_TEST_CASE(stop_ends_the_simulator_cleanly) {
   TempDir dir;
   SimProcess sim(VSP_SIM_BINARY, dir.path, dir.path / "no-guest-ram", {"--device", "blob"});
-  const auto args = sim.qemu_args();
-  BOOST_REQUIRE_EQUAL(args.size(), 4u);
-  BOOST_TEST(args[0] == "-chardev");
-  BOOST_TEST(args[1] == "socket,path=" + sim.socket().string() + ",id=vsim");
-  BOOST_TEST(args[2] == "-device");
-  BOOST_TEST(args[3] == "ivshmem-doorbell,chardev=vsim,vectors=2");
+  BOOST_TEST(fs::is_socket(sim.socket()));
   BOOST_TEST(!sim.exited());
   const int status = sim.stop();
   BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0), status);

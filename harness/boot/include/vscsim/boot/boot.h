@@ -31,7 +31,7 @@ struct BootRequest {
 };
 
 struct BootOutcome {
-  std::unique_ptr<launcher::QemuGuest> guest;  // still running unless it ended
+  std::unique_ptr<launcher::Guest> guest;  // still running unless it ended
   BootReport report;
 };
 
@@ -40,6 +40,6 @@ struct BootOutcome {
 BootOutcome boot_until_ready(const BootRequest& request);
 
 // Fills report.console_findings and report.ok from the console captured so far.
-void check_console(launcher::QemuGuest& guest, BootReport& report);
+void check_console(launcher::Guest& guest, BootReport& report);
 
 }  // namespace vscsim::boot

@@ -21,11 +21,29 @@ std::string_view to_string(Accel accel);
 // "auto", "tcg" or "kvm"; anything else is std::nullopt.
 std::optional<Accel> parse_accel(std::string_view text);
 
+// What starts QEMU: the launcher itself (qemu_guest.h), or libvirtd as a
+// transient domain (harness/libvirt), as a developer's libvirt setup would.
+enum class Backend { Qemu, Libvirt };
+std::string_view to_string(Backend backend);
+// "qemu" or "libvirt"; anything else is std::nullopt.
+std::optional<Backend> parse_backend(std::string_view text);
+
+// An ivshmem-doorbell PCI device whose server (vsp-sim) listens on
+// `server_socket`: the VMBus transport's doorbells and BAR2 region.
+struct IvshmemDoorbell {
+  std::filesystem::path server_socket;
+  unsigned vectors = 2;
+};
+
 // What a before_qemu_starts hook learns: where the guest RAM and the run
 // folder are, once they exist.
 struct BeforeQemuStarts {
-  std::filesystem::path ram_path;  // /proc/<launcher pid>/fd/<n>, the guest RAM memfd
+  // /proc/<launcher pid>/fd/<n>, the guest RAM memfd. Empty when QEMU makes
+  // the RAM file itself later (libvirt): find it from QEMU's side then
+  // (vsp-sim --guest-ram-from-peer).
+  std::filesystem::path ram_path;
   std::filesystem::path run_dir;   // removed with the guest; a place for sockets and logs
+  Backend backend = Backend::Qemu;
 };
 
 struct LaunchOptions {
@@ -40,6 +58,7 @@ struct LaunchOptions {
   std::uint64_t ram_bytes = 512ull << 20;
   unsigned cpus = 1;
   Accel accel = Accel::Tcg;  // Auto must be resolved before launch
+  Backend backend = Backend::Qemu;
   // QEMU's gdbstub on 127.0.0.1:<port>; with gdb_wait the CPU starts halted.
   std::optional<std::uint16_t> gdb_port;
   bool gdb_wait = false;
@@ -59,17 +78,19 @@ struct LaunchOptions {
   // vscsim.net=1, so images/init loads virtio_net and configures eth0. For
   // the HTTP baseline of the benchmarks; nothing else needs a network.
   bool user_network = false;
-  // Extra QEMU arguments, e.g. the ivshmem device of the VMBus transport.
+  // The VMBus transport's devices (before_qemu_starts adds to them).
+  std::vector<IvshmemDoorbell> ivshmem;
+  // Extra QEMU arguments, appended as given (QEMU backend only).
   std::vector<std::string> extra_args;
   std::string name = "vscsim-guest";
   // Called once, after the guest RAM memfd and the run folder exist and
   // before QEMU is started, from the launching thread. It starts what QEMU
   // needs already running (the simulator, listening on a socket in run_dir,
-  // mapping ram_path) and returns QEMU arguments to append after extra_args
-  // (e.g. the ivshmem device naming that socket). If it throws, the launch
-  // fails and the launcher cleans up as for any failed launch; whatever the
-  // hook started is the hook owner's to stop.
-  std::function<std::vector<std::string>(const BeforeQemuStarts&)> before_qemu_starts;
+  // mapping ram_path) and returns the ivshmem devices naming those sockets,
+  // added after `ivshmem`. If it throws, the launch fails and the launcher
+  // cleans up as for any failed launch; whatever the hook started is the
+  // hook owner's to stop.
+  std::function<std::vector<IvshmemDoorbell>(const BeforeQemuStarts&)> before_qemu_starts;
 };
 
 }  // namespace vscsim::launcher

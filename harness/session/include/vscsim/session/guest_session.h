@@ -87,7 +87,7 @@ class GuestSession {
   GuestSession& operator=(const GuestSession&) = delete;
 
   [[nodiscard]] const std::string& key() const { return key_; }
-  [[nodiscard]] launcher::QemuGuest& guest() { return *guest_; }
+  [[nodiscard]] launcher::Guest& guest() { return *guest_; }
   [[nodiscard]] simctl::SimProcess& sim() { return *sim_; }
   [[nodiscard]] simctl::SimControl& control() { return *control_; }
   [[nodiscard]] agent::AgentClient& agent() { return *agent_; }
@@ -129,7 +129,7 @@ class GuestSession {
 
   std::string key_;
   std::unique_ptr<simctl::SimProcess> sim_;
-  std::unique_ptr<launcher::QemuGuest> guest_;
+  std::unique_ptr<launcher::Guest> guest_;
   std::optional<simctl::SimControl> control_;
   std::unique_ptr<agent::AgentClient> agent_;
   std::string kernel_release_;

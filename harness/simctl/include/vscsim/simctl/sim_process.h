@@ -55,8 +55,9 @@ Result<std::string, std::string> ask_text(const std::filesystem::path& control_s
 // for control).
 class SimProcess {
  public:
-  // Starts `binary` with --socket, --guest-ram, --control and then `args`
-  // (e.g. {"--device", "blob"}); waits until both sockets answer (10 s).
+  // Starts `binary` with --socket, --guest-ram (--guest-ram-from-peer when
+  // ram_path is empty), --control and then `args` (e.g. {"--device",
+  // "blob"}); waits until both sockets answer (10 s).
   // Throws std::runtime_error with the simulator's log if it does not start.
   SimProcess(const std::filesystem::path& binary, const std::filesystem::path& run_dir,
              const std::filesystem::path& ram_path, const std::vector<std::string>& args);
@@ -81,8 +82,9 @@ class SimProcess {
   [[nodiscard]] const std::filesystem::path& socket() const { return socket_; }
   [[nodiscard]] const std::filesystem::path& control_socket() const { return control_; }
   [[nodiscard]] pid_t pid() const { return pid_; }
-  // QEMU's arguments for the ivshmem-doorbell device on socket().
-  [[nodiscard]] std::vector<std::string> qemu_args() const;
+  // The MSI-X vectors of the ivshmem-doorbell device QEMU connects to
+  // socket() with (docs/transport.md: control and channel events).
+  static constexpr unsigned kIvshmemVectors = 2;
 
  private:
   std::filesystem::path socket_, control_, log_;
