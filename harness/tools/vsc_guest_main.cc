@@ -3,17 +3,21 @@
 // smallest complete use of the launcher, and the manual way in: with
 // --device the simulator runs beside the guest (its VMBus host), and with
 // --control its control socket gets a fixed path for vsc-ctl to fire faults
-// from another terminal while the guest's shell is on this one.
+// from another terminal while the guest's shell is on this one. With --gdb,
+// once the guest is ready it writes a gdb script (the kernel's symbols, the
+// gdbstub, the project's modules at their load addresses: docs/gdb.md).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
+#include "guest_gdb.h"
 #include "guest_kernel.h"
 #include "vscsim/boot/boot.h"
 #include "vscsim/build_config.h"
@@ -43,6 +47,7 @@ int main(int argc, char** argv) {
   unsigned cpus = 1;
   std::optional<std::uint16_t> gdb_port;
   bool gdb_wait = false;
+  std::string gdb_script;
   bool user_network = false;
   double timeout_s = 120;
   std::string then = "stop";
@@ -69,6 +74,10 @@ int main(int argc, char** argv) {
   app.add_option("--cpus", cpus, "Guest CPUs")->check(CLI::Range(1u, 8u));
   app.add_option("--gdb", gdb_port, "Start QEMU's gdbstub on 127.0.0.1:PORT (adds nokaslr)");
   app.add_flag("--gdb-wait", gdb_wait, "With --gdb: start with the CPU halted until gdb continues");
+  app.add_option("--gdb-script", gdb_script,
+                 "With --gdb and --then wait|shell: write the gdb script here once the guest is ready "
+                 "(default /tmp/vscsim-gdb-PORT.gdb); run `gdb -x FILE`. The stock kernel's debug symbols "
+                 "are fetched into the cache the first time (about 280 MB)");
   app.add_option("--timeout", timeout_s, "Seconds the guest may take to become ready")->check(CLI::Range(1.0, 3600.0));
   app.add_option("--then", then,
                  "After ready: stop (end the guest, default), wait (keep it running until Ctrl-C), "
@@ -130,6 +139,15 @@ int main(int argc, char** argv) {
   }
   req.modules = modules;
   req.module_params = params;
+  // The gdb script reads the modules' section addresses through the guest agent.
+  const bool want_gdb_script = gdb_port && then != "stop";
+  if (want_gdb_script && std::find(params.begin(), params.end(), "vscsim.agent=1") == params.end()) {
+    req.module_params.push_back("vscsim.agent=1");
+  }
+  if (!gdb_script.empty() && !want_gdb_script) {
+    std::cerr << "vsc-guest: --gdb-script needs --gdb and --then wait or shell\n";
+    return 2;
+  }
   req.ready_timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
   req.after_ready = then == "shell" ? boot::AfterReady::Shell : boot::AfterReady::Wait;
   // The guest's hard deadline: the ready timeout plus room to stop; "wait" and
@@ -180,6 +198,27 @@ int main(int argc, char** argv) {
       const std::string ctl = link.path.empty() ? sim->control_socket().string() : link.path.string();
       std::cerr << "vsc-guest: vsp-sim runs beside the guest; from another terminal: vsc-ctl " << ctl
                 << " state | rescind 1 | fault drop 1 count=1 | fault delay_ms 1 ms=500 | help\n";
+    }
+    if (report.ok() && want_gdb_script) {
+      tools::GdbScriptRequest g;
+      g.kernel = kernel;
+      g.agent_socket = guest.agent_socket();
+      g.port = *gdb_port;
+      g.out = gdb_script.empty() ? tools::default_gdb_script_path(*gdb_port) : std::filesystem::path(gdb_script);
+      const auto started = std::chrono::steady_clock::now();
+      auto written = tools::write_gdb_script(g);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (written.ok()) {
+        std::string names;
+        for (const auto& m : written->modules) names += " " + m.name;
+        std::cerr << fmt::format("vsc-guest: gdb script {} written in {:.1f} s (kernel symbols {}; modules:{})\n",
+                                 g.out.string(), seconds, written->symbols.vmlinux.string(),
+                                 names.empty() ? " none loaded" : names);
+        std::cerr << "vsc-guest: from another terminal: gdb -x " << g.out.string() << "\n";
+      } else {
+        std::cerr << "vsc-guest: no gdb script: " << written.error() << " (the gdbstub still listens on 127.0.0.1:"
+                  << *gdb_port << ")\n";
+      }
     }
     if (report.ok() && then != "stop") {
       std::cerr << "vsc-guest: ready; " << (then == "shell" ? "guest shell on this terminal" : "press Ctrl-C to stop")
