@@ -206,6 +206,7 @@ std::variant<std::vector<mutants::Mutant>, int> load_selected_mutants(const std:
 struct GuestOptions {
   std::string kernel = "stock";
   std::string accel = "auto";
+  std::string backend = "qemu";
   bool keep_run_dirs = false;
   double boot_timeout_s = 120;
 };
@@ -217,6 +218,11 @@ void add_guest_options(CLI::App& cmd, GuestOptions& g) {
                  "fast_guest) or an image path");
   cmd.add_option("--accel", g.accel, "auto (KVM if a probe boot works, else TCG), tcg or kvm")
       ->check(CLI::IsMember({"auto", "tcg", "kvm"}));
+  cmd.add_option("--backend", g.backend,
+                 "qemu (vsc-harness starts QEMU itself) or libvirt (each guest is a transient libvirt domain on "
+                 "qemu:///system, started through libvirt's API; libvirtd is started if it is not running; the "
+                 "domain XML is in the run folder: --keep-run-dirs keeps it)")
+      ->check(CLI::IsMember({"qemu", "libvirt"}));
   cmd.add_flag("--keep-run-dirs", g.keep_run_dirs, "Keep every guest run folder (failed ones are always kept)");
   cmd.add_option("--boot-timeout", g.boot_timeout_s, "Seconds a boot may take")->check(CLI::Range(5.0, 3600.0));
 }
@@ -240,6 +246,7 @@ std::variant<GuestRun, int> suite_config(const GuestOptions& g) {
   config.session.kernel_args = kernel->kernel_args;
   config.session.firmware = kernel->firmware;
   config.session.keep_run_dirs = g.keep_run_dirs;
+  config.session.backend = *launcher::parse_backend(g.backend);
   config.session.boot_timeout = std::chrono::milliseconds(static_cast<long>(g.boot_timeout_s * 1000));
   if (!fs::exists(build_config::kVspSimBinary)) {
     std::cerr << "vsc-harness: " << build_config::kVspSimBinary << " is missing: build the project first (cmake --build build)\n";

@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 
 #include "vscsim/checkers/console_scanner.h"
+#include "vscsim/libvirt/libvirt_guest.h"
 
 namespace vscsim::boot {
 namespace {
@@ -60,6 +61,14 @@ void check_console(launcher::Guest& guest, BootReport& report) {
   }
 }
 
+std::unique_ptr<launcher::Guest> launch_guest(const launcher::LaunchOptions& options) {
+  switch (options.backend) {
+    case launcher::Backend::Qemu: return launcher::QemuGuest::launch(options);
+    case launcher::Backend::Libvirt: return libvirt::LibvirtGuest::launch(options);
+  }
+  throw launcher::LaunchError("unknown launcher backend");
+}
+
 BootOutcome boot_until_ready(const BootRequest& request) {
   launcher::LaunchOptions launch = request.launch;
   if (!request.modules.empty()) launch.kernel_args.push_back("vscsim.load=" + join(request.modules, ','));
@@ -71,7 +80,7 @@ BootOutcome boot_until_ready(const BootRequest& request) {
   report.set_ok(true);
   report.set_accel(std::string(launcher::to_string(launch.accel)));
   report.set_ram_bytes(launch.ram_bytes);
-  out.guest = launcher::QemuGuest::launch(launch);
+  out.guest = launch_guest(launch);
   auto& guest = *out.guest;
   report.set_console_log(guest.console_log().string());
 

@@ -85,6 +85,7 @@ Result<std::unique_ptr<GuestSession>, std::string> GuestSession::start(const Ses
   req.launch.initrd = config.initrd;
   req.launch.firmware = config.firmware;
   req.launch.accel = config.accel;
+  req.launch.backend = config.backend;
   req.launch.name = config.name;
   req.launch.deadline = config.lifetime;
   req.launch.kernel_args = config.kernel_args;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vscsim/guest.pb.h"
+#include "vscsim/launcher/guest.h"
 #include "vscsim/launcher/qemu_guest.h"
 
 namespace vscsim::boot {
@@ -34,6 +35,10 @@ struct BootOutcome {
   std::unique_ptr<launcher::Guest> guest;  // still running unless it ended
   BootReport report;
 };
+
+// Starts a guest with options.backend: QEMU as a child process, or a
+// libvirt domain. Throws launcher::LaunchError when it cannot be started.
+std::unique_ptr<launcher::Guest> launch_guest(const launcher::LaunchOptions& options);
 
 // Never throws for a guest that misbehaves (that goes into report.error);
 // throws launcher::LaunchError when QEMU cannot be started at all.

@@ -47,6 +47,7 @@ struct SessionConfig {
   // More kernel command-line arguments (the debug kernel's hung-task timeout).
   std::vector<std::string> kernel_args;
   launcher::Accel accel = launcher::Accel::Tcg;  // resolved (never Auto)
+  launcher::Backend backend = launcher::Backend::Qemu;
   std::string name = "vsc-harness";
   std::chrono::milliseconds boot_timeout{std::chrono::seconds(120)};
   // The guest is killed after this long whatever happens (launcher deadline).
