@@ -120,6 +120,13 @@ function(_vscsim_kernel_module_variant name variant)
     set(all "")
   endif()
   set(make_args W=1 CONFIG_DEBUG_INFO_BTF_MODULES=)
+  # The kernels built from source have DEBUG_INFO off, so kbuild would build
+  # their modules without DWARF; -g gives gdb their sources and types
+  # (docs/gdb.md). It leaves the code as it is (the same .text, measured), and
+  # the initramfs packs stripped copies. The stock kernel's config has -g.
+  if(NOT variant STREQUAL "")
+    list(APPEND make_args KCFLAGS=-g)
+  endif()
   set(cppflags)
   foreach(dir IN LISTS M_INCLUDE_DIRS)
     get_filename_component(abs ${dir} ABSOLUTE)
