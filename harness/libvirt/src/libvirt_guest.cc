@@ -139,11 +139,10 @@ virConnectPtr connect_system() {
   if (fs::exists("/run/systemd/system")) {
     run_to_completion({"systemctl", "start", "libvirtd"});
   } else {
-    run_to_completion({"virtlogd", "-d"});  // fails harmlessly if already running
-    if (!run_to_completion({"libvirtd", "-d"})) {
-      throw LaunchError(fmt::format("cannot connect to libvirt ({}): {}; and `libvirtd -d` failed: {}",
-                                    kSystemUri, first_error, kHowToStart));
-    }
+    // Either may fail because another launcher just started it (its pid
+    // file is locked): the connection below is what counts.
+    run_to_completion({"virtlogd", "-d"});
+    run_to_completion({"libvirtd", "-d"});
   }
   for (int i = 0; i < 200; ++i) {  // 20 s: libvirtd probes QEMU's capabilities on its first start
     if (virConnectPtr c = try_connect()) {
@@ -276,7 +275,16 @@ std::string LibvirtGuest::describe_launch() const {
 
 std::string LibvirtGuest::qemu_stderr() const {
   if (handles_->conn == nullptr) return final_log_;
-  return read_file(fmt::format("/var/log/libvirt/qemu/{}.log", options_.name));
+  // The log holds libvirt's lines (start-up banner, the command line) and
+  // QEMU's stderr, each of QEMU's lines naming the program: keep those.
+  std::istringstream log(read_file(fmt::format("/var/log/libvirt/qemu/{}.log", options_.name)));
+  std::string said;
+  for (std::string line; std::getline(log, line);) {
+    if (const auto at = line.find("qemu-system-"); at != std::string::npos && line.find(": ", at) != std::string::npos) {
+      said += line.substr(at) + "\n";
+    }
+  }
+  return said;
 }
 
 void LibvirtGuest::record_exit(bool destroyed_here) {

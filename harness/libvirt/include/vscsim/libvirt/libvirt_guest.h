@@ -50,8 +50,9 @@ class LibvirtGuest final : public launcher::Guest {
   const std::string& domain_xml() const { return xml_; }
   const std::string& domain_name() const { return options_.name; }
 
-  // libvirt's log of this domain (/var/log/libvirt/qemu/<name>.log): the
-  // QEMU command line libvirt built, then QEMU's stderr.
+  // QEMU's own lines from libvirt's log of this domain
+  // (/var/log/libvirt/qemu/<name>.log, which also holds the command line
+  // libvirt built).
   std::string qemu_stderr() const override;
   bool running() override;
   const std::optional<launcher::ExitInfo>& exit_info() const override { return exit_; }
